@@ -1,0 +1,133 @@
+"""Checkpoints: atomic, checksummed writes and strict, explained loads.
+
+* Writes go to ``<name>.tmp`` and are renamed into place, so a crash never leaves a half-written ``.ckpt``.
+* Every file is written with MindSpore's CRC (``crc_check=True``) and verified on load: a flipped byte is refused
+  instead of loading silently.
+* Loads into a network check names and shapes and report the first mismatches in one line.
+"""
+import os
+import re
+from pathlib import Path
+
+from model_zoo.engine.errors import CheckpointError
+
+# keys that belong to the optimizer / training state, never to the network
+TRAIN_STATE_PREFIXES = ("moments.", "moment1.", "moment2.", "mean_square.", "mean_grad.", "accum.", "learning_rate",
+                        "global_step", "beta1_power", "beta2_power", "momentum", "epoch_num", "step_num",
+                        "loss_scale", "scale_sense", "current_iterator_step", "last_overflow_iterator_step",
+                        "zoo_")
+_CKPT_RE = re.compile(r"-(\d+)_(\d+)\.ckpt$")
+
+
+def save(cell_or_list, path, append_dict=None):
+    """Atomically write a checkpoint (with CRC) of a Cell or a list of {'name', 'data'} entries."""
+    import mindspore as ms
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = path.parent / ".partial"  # same file system, invisible to *.ckpt globs
+    tmp_dir.mkdir(exist_ok=True)
+    tmp = tmp_dir / f"{os.getpid()}_{path.name}"
+    ms.save_checkpoint(cell_or_list, str(tmp), append_dict=append_dict, crc_check=True)
+    os.replace(tmp, path)
+    try:
+        tmp_dir.rmdir()  # only succeeds when no other writer is using it
+    except OSError:
+        pass
+    return path
+
+
+def read(path):
+    """Load a checkpoint file into a {name: Parameter} dict, with a one-line error when it cannot be used."""
+    import mindspore as ms
+
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} not found; check the path given to --pre_trained/--ckpt_file")
+    if path.stat().st_size == 0:
+        raise CheckpointError(f"checkpoint {path} is empty (0 bytes); it was not written completely, use another one")
+    try:
+        return ms.load_checkpoint(str(path), crc_check=True)
+    except (ValueError, RuntimeError, OSError) as exc:
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated (MindSpore: "
+                              f"{str(exc).splitlines()[0][:120]}); use an intact copy") from None
+
+
+def network_params(param_dict):
+    """Only the network's parameters: drop optimizer/training state and a leading 'network.' prefix."""
+    out = {}
+    for name, value in param_dict.items():
+        if name.startswith(TRAIN_STATE_PREFIXES):
+            continue
+        out[name[len("network."):] if name.startswith("network.") else name] = value
+    return out
+
+
+def load_into(net, path_or_dict, what="checkpoint"):
+    """Load weights into ``net``; refuse missing keys, unexpected keys and shape mismatches with one line."""
+    import mindspore as ms
+
+    params = read(path_or_dict) if isinstance(path_or_dict, (str, Path)) else path_or_dict
+    params = network_params(params)
+    own = dict(net.parameters_and_names())
+    missing = [n for n in own if n not in params]
+    unexpected = [n for n in params if n not in own]
+    wrong = [(n, tuple(params[n].shape), tuple(own[n].shape)) for n in own
+             if n in params and tuple(params[n].shape) != tuple(own[n].shape)]
+    label = f"{what} {path_or_dict}" if isinstance(path_or_dict, (str, Path)) else what
+    if wrong:
+        name, got, want = wrong[0]
+        hint = ""
+        if name == _last_dense_weight(own):
+            hint = f" (num_classes mismatch: checkpoint has {got[0]} classes, the network {want[0]}; set --num_classes)"
+        raise CheckpointError(f"{label} does not fit this network: {name} has shape {got}, expected {want}{hint}"
+                              f"{f' and {len(wrong) - 1} more' if len(wrong) > 1 else ''}; check --arch/--num_classes")
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"missing {len(missing)} key(s) e.g. {', '.join(missing[:3])}")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected key(s) e.g. {', '.join(unexpected[:3])}")
+        raise CheckpointError(f"{label} is not a checkpoint of this architecture: {'; '.join(parts)}; "
+                              f"check --arch (or convert the weights with python -m model_zoo.convert)")
+    ms.load_param_into_net(net, params, strict_load=True)
+    return params
+
+
+def _last_dense_weight(own):
+    weights = [n for n, p in own.items() if n.endswith(".weight") and len(p.shape) == 2]
+    return weights[-1] if weights else None
+
+
+def epoch_step_from_name(path):
+    """(epoch, step) parsed from an upstream name like '0-90_2502.ckpt' (only used for *sorting* folders)."""
+    match = _CKPT_RE.search(Path(path).name)
+    return (int(match.group(1)), int(match.group(2))) if match else (-1, -1)
+
+
+def checkpoints_in(path):
+    """A file -> [file]; a folder -> its *.ckpt, newest epoch first (as upstream eval.py)."""
+    path = Path(path)
+    if path.is_file():
+        return [path]
+    if path.is_dir():
+        files = sorted(path.glob("*.ckpt"), key=lambda p: (epoch_step_from_name(p), p.stat().st_mtime), reverse=True)
+        if files:
+            return files
+        raise CheckpointError(f"no .ckpt files in folder {path}; pass a checkpoint file or a folder holding them")
+    raise CheckpointError(f"checkpoint {path} not found; check the path given to --pre_trained")
+
+
+class CheckpointKeeper:
+    """Keeps at most ``keep_max`` checkpoints in a folder: the oldest written are removed first, never the newest."""
+
+    def __init__(self, keep_max):
+        self.keep_max = int(keep_max)
+        self.written = []
+
+    def add(self, path):
+        self.written.append(Path(path))
+        while self.keep_max > 0 and len(self.written) > self.keep_max:
+            old = self.written.pop(0)
+            if old.exists() and old != self.written[-1]:
+                old.unlink()

@@ -1,0 +1,90 @@
+"""Entry points behind every ``train.py`` / ``eval.py`` / ``export.py``: config, one-line errors, exit codes."""
+import os
+import sys
+
+from model_zoo.engine.errors import ZooError
+
+TASKS = ("train", "eval", "export")
+
+
+def _debug_requested(argv):
+    return os.environ.get("MODEL_ZOO_DEBUG") == "1" or any(
+        a == "--debug" or a.lower() in ("--debug=true", "--debug=1") for a in argv)
+
+
+def resolve(task, recipe_name, argv):
+    """(recipe, cfg) for a task; the recipe's ``prepare`` hook normalises model-specific keys."""
+    from model_zoo.engine.config import ConfigSchema, load_config
+    from model_zoo.engine.registry import get_recipe
+
+    recipe = get_recipe(recipe_name)
+    schema = ConfigSchema(recipe.yaml_paths(), recipe.aliases)
+    cfg = load_config(schema, argv, recipe.default_config_path(), prog=f"{task}.py",
+                      description=f"{recipe.name} {task} ({recipe.description})")
+    if recipe.prepare is not None:
+        recipe.prepare(cfg, task)
+    return recipe, cfg
+
+
+def export_task(recipe, cfg):
+    from model_zoo.engine import checkpoint as ckpt_io
+    from model_zoo.engine.config import parse_image_size
+    from model_zoo.engine.device import get_backend
+    from model_zoo.engine.errors import ConfigError
+    from model_zoo.engine.exporter import export_network
+
+    backend = get_backend(cfg.device_target)
+    backend.check_export_format(cfg.file_format)
+    backend.setup_context(cfg.mode, cfg.device_id)
+    if not cfg.ckpt_file:
+        raise ConfigError("export needs weights: pass --ckpt_file PATH.ckpt")
+    params = ckpt_io.read(cfg.ckpt_file)
+    height, width = parse_image_size(cfg.image_size)
+    batch = int(cfg.batch_size)
+    result = export_network(lambda: recipe.network(cfg, "test"), params, cfg.file_name, cfg.file_format,
+                            (max(batch, 1), 3, height, width), backend, float(cfg.export_tolerance),
+                            dynamic_batch=batch <= 0)
+    diff = result["max_abs_diff"]
+    print(f"exported {result['file']} ({result['format']}, input {max(batch, 1)}x3x{height}x{width}); "
+          f"max abs diff vs network: {'not checked' if diff is None else f'{diff:.3g}'}")
+    return result
+
+
+def run(task, recipe_name, argv):
+    from model_zoo.engine import evaluate, trainer
+
+    recipe, cfg = resolve(task, recipe_name, argv)
+    if task == "train":
+        return trainer.train(recipe, cfg)
+    if task == "eval":
+        return evaluate.evaluate(recipe, cfg)
+    return export_task(recipe, cfg)
+
+
+def main(task, recipe_name, argv=None):
+    """Run ``task`` for ``recipe_name``; returns the process exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if task not in TASKS:
+        raise ValueError(task)
+    try:
+        run(task, recipe_name, argv)
+        return 0
+    except ZooError as exc:
+        if _debug_requested(argv):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # anything else: one line, full trace only with --debug
+        if _debug_requested(argv):
+            raise
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        print(f"error: {exc.__class__.__name__}: {first} (run with --debug for the full trace)", file=sys.stderr)
+        return 1
+
+
+def script_main(task, recipe_name):
+    """For a model folder's thin ``train.py``/``eval.py``/``export.py``."""
+    sys.exit(main(task, recipe_name))

@@ -1,0 +1,238 @@
+"""Layered configuration, as the upstream ``model_utils/config.py`` but strict.
+
+Precedence (lowest first): the shared ``default_config.yaml`` < the model's YAML (``--config_path``) < the
+model YAML's ``device_overlay`` entry for the chosen device < command-line flags.  Each YAML may hold up to three
+documents, as upstream: values, help strings, choices.  Every scalar key becomes a ``--key`` flag typed from its
+YAML value (booleans accept True/False/1/0).  A recipe may declare *aliases* (upstream key -> engine key) so that
+``--epoch_size`` (InceptionV4) and ``--max_epoch`` (VGG) set the same value.  Unknown flags and keys are errors
+that name the closest valid key.
+"""
+import argparse
+import difflib
+import os
+from pathlib import Path
+
+import yaml
+
+from model_zoo.engine.errors import ConfigError
+
+SHARED_DEFAULTS = Path(__file__).resolve().with_name("default_config.yaml")
+OVERLAY_KEY = "device_overlay"
+_TRUE = {"true", "1", "yes", "y", "on"}
+_FALSE = {"false", "0", "no", "n", "off"}
+
+
+class Config(dict):
+    """A dict with attribute access (``cfg.lr``); missing attributes raise a ConfigError naming the key."""
+
+    def __getattr__(self, key):
+        try:
+            return self[key]
+        except KeyError:
+            raise ConfigError(f"config has no key {key!r}{_suggest(key, self)}") from None
+
+    def __setattr__(self, key, value):
+        self[key] = value
+
+    def to_yaml(self):
+        return yaml.safe_dump(dict(self), sort_keys=True, default_flow_style=False)
+
+
+def _suggest(word, choices):
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def read_yaml(path):
+    """Return (values, helps, choices) of a 1-3 document YAML file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"config file {path} not found; pass an existing YAML with --config_path")
+    try:
+        with open(path, encoding="utf-8") as handle:
+            docs = [doc or {} for doc in yaml.safe_load_all(handle)]
+    except yaml.YAMLError as exc:
+        first = str(exc).splitlines()[0]
+        raise ConfigError(f"config file {path} is not valid YAML ({first}); fix the file") from None
+    if not docs or len(docs) > 3 or not all(isinstance(doc, dict) for doc in docs):
+        raise ConfigError(f"config file {path} must hold 1 to 3 YAML mappings (values, help, choices)")
+    docs += [{}] * (3 - len(docs))
+    return docs[0], docs[1], docs[2]
+
+
+def parse_bool(text):
+    if isinstance(text, bool):
+        return text
+    low = str(text).strip().lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise argparse.ArgumentTypeError(f"expected True/False/1/0, got {text!r}")
+
+
+def _caster(default):
+    """The argparse type of a flag, from its YAML default."""
+    if isinstance(default, bool):
+        return parse_bool
+    if isinstance(default, int):
+        def to_int(text):
+            try:
+                return int(text)
+            except ValueError:
+                value = float(text)  # '2.0' is fine for an int flag, '2.5' is not
+                if not value.is_integer():
+                    raise argparse.ArgumentTypeError(f"expected an integer, got {text!r}") from None
+                return int(value)
+        return to_int
+    if isinstance(default, float):
+        return float
+    return str
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise ConfigError(message)
+
+
+def _is_scalar(value):
+    return value is None or isinstance(value, (bool, int, float, str))
+
+
+class ConfigSchema:
+    """The keys a recipe knows: shared defaults + the recipe's YAML files + aliases."""
+
+    def __init__(self, model_yaml_paths=(), aliases=None, extra_defaults=None):
+        values, helps, choices = read_yaml(SHARED_DEFAULTS)
+        self.defaults = dict(values)
+        self.helps = dict(helps)
+        self.choices = dict(choices)
+        self.aliases = dict(aliases or {})
+        for key, value in (extra_defaults or {}).items():
+            self.defaults.setdefault(key, value)
+        for path in model_yaml_paths:
+            model_values, model_helps, model_choices = read_yaml(path)
+            for key, value in model_values.items():
+                self.defaults.setdefault(self.canonical(key), value)
+            self.helps.update(model_helps)
+            self.choices.update(model_choices)
+
+    def canonical(self, key):
+        return self.aliases.get(key, key)
+
+    def known(self):
+        return set(self.defaults) | set(self.aliases)
+
+    def check_keys(self, mapping, where):
+        for key in mapping:
+            if key == OVERLAY_KEY:
+                continue
+            if self.canonical(key) not in self.defaults:
+                raise ConfigError(f"unknown key {key!r} in {where}{_suggest(key, self.known())}; "
+                                  f"remove it or fix its spelling")
+
+    def translate(self, mapping, where):
+        self.check_keys(mapping, where)
+        return {self.canonical(k): v for k, v in mapping.items() if k != OVERLAY_KEY}
+
+    def build_parser(self, prog, description, positionals=()):
+        parser = _Parser(prog=prog, description=description, allow_abbrev=False)
+        parser.add_argument("--config_path", type=str, default=None, help="YAML with the recipe's values")
+        for name, kwargs in positionals:
+            parser.add_argument(name, **kwargs)
+        names = sorted(set(self.defaults) | set(self.aliases))
+        for key in names:
+            canon = self.canonical(key)
+            default = self.defaults.get(canon)
+            if not _is_scalar(default) or key == "config_path":
+                continue
+            kwargs = dict(type=_caster(default), default=argparse.SUPPRESS, dest=key,
+                          help=str(self.helps.get(key, self.helps.get(canon, ""))) or None)
+            if isinstance(default, bool):
+                kwargs.update(nargs="?", const=True)  # '--debug' alone means True
+            if key in self.choices or canon in self.choices:
+                kwargs["choices"] = self.choices.get(key, self.choices.get(canon))
+            if key != canon:
+                kwargs["help"] = f"alias of --{canon}"
+            parser.add_argument(f"--{key}", **kwargs)
+        return parser
+
+
+def _split_known(parser, argv, schema):
+    args, rest = parser.parse_known_args(argv)
+    for token in rest:
+        if token.startswith("--"):
+            flag = token[2:].split("=", 1)[0]
+            raise ConfigError(f"unknown flag --{flag}{_suggest(flag, schema.known())}; "
+                              f"run with --help to list the flags")
+        raise ConfigError(f"unexpected argument {token!r}; flags take the form --key=value")
+    return vars(args)
+
+
+def load_config(schema, argv=None, default_config_path=None, prog="train.py", description="",
+                positionals=(), device_key="device_target"):
+    """Resolve the configuration.  Returns a :class:`Config` with engine (canonical) keys."""
+    argv = list(argv if argv is not None else os.sys.argv[1:])
+    parser = schema.build_parser(prog, description, positionals)
+    cli = _split_known(parser, argv, schema)
+    config_path = cli.pop("config_path", None) or default_config_path
+    positional_values = {name: cli.pop(name) for name, _ in positionals if name in cli}
+
+    cfg = Config(schema.defaults)
+    sources = {key: "default_config.yaml" for key in cfg}
+    overlay = {}
+    if config_path:
+        values, _, _ = read_yaml(config_path)
+        overlay = values.get(OVERLAY_KEY) or {}
+        layer = schema.translate(values, str(config_path))
+        cfg.update(layer)
+        sources.update({key: str(config_path) for key in layer})
+    cli_values = {schema.canonical(k): v for k, v in cli.items()}
+    device = str(cli_values.get(device_key, cfg.get(device_key)) or "")
+    for dev_name, dev_values in overlay.items():
+        if str(dev_name).lower() == device.lower():
+            layer = schema.translate(dev_values or {}, f"{config_path} {OVERLAY_KEY}.{dev_name}")
+            cfg.update(layer)
+            sources.update({key: f"{OVERLAY_KEY}.{dev_name}" for key in layer})
+    for key, value in cli_values.items():
+        if key in schema.choices and value not in schema.choices[key]:
+            raise ConfigError(f"--{key}={value!r} is not one of {schema.choices[key]}")
+    cfg.update(cli_values)
+    sources.update({key: "command line" for key in cli_values})
+    cfg.update(positional_values)
+    cfg["config_path"] = str(config_path) if config_path else ""
+    object.__setattr__(cfg, "sources", sources)
+    return cfg
+
+
+def save_config(cfg, directory, name="config.yaml"):
+    """Write the resolved config next to a run's outputs (atomically)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    target = directory / name
+    tmp = target.with_suffix(target.suffix + ".tmp")
+    tmp.write_text(cfg.to_yaml(), encoding="utf-8")
+    os.replace(tmp, target)
+    return target
+
+
+def parse_int_list(text, sep=","):
+    """'30,60,90' or '30, 60' or [30, 60] -> [30, 60]."""
+    if isinstance(text, (list, tuple)):
+        return [int(v) for v in text]
+    try:
+        return [int(float(part)) for part in str(text).replace(" ", "").split(sep) if part]
+    except ValueError:
+        raise ConfigError(f"expected a comma-separated list of integers, got {text!r}") from None
+
+
+def parse_image_size(text):
+    """'224,224' / '224, 224' / 224 -> (224, 224)."""
+    if isinstance(text, int):
+        return (text, text)
+    values = parse_int_list(text)
+    if len(values) == 1:
+        values = values * 2
+    if len(values) != 2 or min(values) <= 0:
+        raise ConfigError(f"image_size must be 'H,W' with positive integers, got {text!r}")
+    return tuple(values)

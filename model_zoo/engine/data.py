@@ -1,0 +1,302 @@
+"""Data sources and pipelines on ``mindspore.dataset``.
+
+Layouts:
+  * ImageNet: ``root/train/<class>/*.JPEG`` and ``root/val/<class>/*.JPEG`` (class index = sorted folder order),
+    or a class-folder root given directly;
+  * flat folder + label file (``dataset=folder``): ``name label`` / ``name,label`` / ``name:label`` lines or a JSON
+    ``{name: label}``;
+  * CIFAR-10 binary batches (``cifar-10-batches-bin`` / ``cifar-10-verify-bin`` or the bin folder itself).
+
+Image files are indexed in Python (sorted, hidden and non-image files left out, see :mod:`model_zoo.engine.verify`)
+and fed as raw bytes through ``GeneratorDataset``; decoding and augmentation run in MindSpore's C++ map workers.
+Training shards with MindSpore's sampler (equal steps per rank); evaluation gives each rank the slice
+``samples[rank::size]`` so that every image is counted exactly once whatever the number of ranks.
+"""
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from model_zoo.engine.errors import DataError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
+CIFAR_RECORD_BYTES = 3073
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass
+class SampleIndex:
+    """The images of one split: parallel lists of file paths and integer labels, plus class names."""
+
+    paths: list
+    labels: list
+    classes: list
+    root: str
+
+    def __len__(self):
+        return len(self.paths)
+
+    def subset(self, start, step):
+        return SampleIndex(self.paths[start::step], self.labels[start::step], self.classes, self.root)
+
+
+def _is_image(name):
+    return not name.startswith(".") and name.lower().endswith(IMAGE_EXTENSIONS)
+
+
+def scan_class_folders(root):
+    """Index an ImageNet-style folder: one sub-folder per class, class index = sorted folder order."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"data folder {root} does not exist; pass the folder with --data_dir")
+    classes = sorted(entry.name for entry in os.scandir(root) if entry.is_dir() and not entry.name.startswith("."))
+    if not classes:
+        raise DataError(f"data folder {root} has no class folders; expected {root}/<class>/<image> "
+                        f"(or use dataset=folder with a label_file)")
+    paths, labels, empty = [], [], []
+    for index, name in enumerate(classes):
+        files = sorted(f.name for f in os.scandir(root / name) if f.is_file() and _is_image(f.name))
+        if not files:
+            empty.append(name)
+        paths.extend(str(root / name / f) for f in files)
+        labels.extend([index] * len(files))
+    if empty:
+        raise DataError(f"class folder(s) with no images in {root}: {', '.join(empty[:5])}"
+                        f"{' ...' if len(empty) > 5 else ''}; remove them or add images")
+    return SampleIndex(paths, labels, classes, str(root))
+
+
+def read_label_file(path):
+    """Parse a label file into {file name: int label}."""
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"label file {path} not found; pass it with --label_file")
+    text = path.read_text(encoding="utf-8")
+    try:
+        if path.suffix.lower() == ".json":
+            return {str(k): int(v) for k, v in json.loads(text).items()}
+        mapping = {}
+        for number, line in enumerate(text.splitlines(), 1):
+            line = line.strip()
+            if not line or line.startswith("#"):
+                continue
+            for sep in (":", ",", None):
+                parts = line.rsplit(sep, 1) if sep else line.split()
+                if len(parts) == 2:
+                    break
+            name, label = parts[0].strip(), parts[1].strip()
+            mapping[name] = int(label)
+        return mapping
+    except (ValueError, IndexError, UnboundLocalError, json.JSONDecodeError, AttributeError):
+        raise DataError(f"label file {path} line {locals().get('number', '?')} is not 'name label'; "
+                        f"fix the file") from None
+
+
+def scan_flat_folder(root, label_file):
+    """Index a flat image folder whose labels come from ``label_file``."""
+    root = Path(root)
+    if not root.is_dir():
+        raise DataError(f"data folder {root} does not exist; pass the folder with --data_dir")
+    mapping = read_label_file(label_file)
+    by_stem = {Path(name).stem: label for name, label in mapping.items()}
+    paths, labels, unlabeled = [], [], []
+    for name in sorted(f.name for f in os.scandir(root) if f.is_file() and _is_image(f.name)):
+        label = mapping.get(name, by_stem.get(Path(name).stem))
+        if label is None:
+            unlabeled.append(name)
+            continue
+        paths.append(str(root / name))
+        labels.append(label)
+    if unlabeled:
+        raise DataError(f"{len(unlabeled)} image(s) in {root} have no label in {label_file} "
+                        f"(first: {unlabeled[0]}); add them to the label file")
+    if not paths:
+        raise DataError(f"no images in {root}; expected .jpg/.jpeg/.png/.bmp files")
+    num_classes = max(labels) + 1
+    return SampleIndex(paths, labels, [str(i) for i in range(num_classes)], str(root))
+
+
+def split_dir(data_dir, split, candidates=None):
+    """The folder of a split: ``data_dir/<candidate>`` when it exists, else ``data_dir`` itself."""
+    data_dir = Path(data_dir)
+    names = candidates or ({"train": ("train",), "eval": ("val", "validation", "validation_preprocess", "test")}[split])
+    for name in names:
+        if (data_dir / name).is_dir():
+            return data_dir / name
+    return data_dir
+
+
+class _BytesSource:
+    """Random-access source for GeneratorDataset: (raw file bytes, label)."""
+
+    def __init__(self, index):
+        self.paths = index.paths
+        self.labels = np.asarray(index.labels, dtype=np.int32)
+
+    def __len__(self):
+        return len(self.paths)
+
+    def __getitem__(self, item):
+        with open(self.paths[item], "rb") as handle:
+            data = np.frombuffer(handle.read(), dtype=np.uint8)
+        return data, self.labels[item]
+
+
+def workers(requested):
+    from model_zoo.engine.cpu_env import usable_cores
+
+    return int(requested) if requested and int(requested) > 0 else usable_cores()
+
+
+def image_pipeline(index, operations, batch_size, training, rank=0, group_size=1, num_workers=0,
+                   drop_remainder=None):
+    """Batches of (image, label) from an indexed image set, decoded and transformed by ``operations``."""
+    import mindspore.dataset as ds
+    import mindspore.dataset.transforms as T
+    import mindspore as ms
+
+    if len(index) == 0:
+        raise DataError(f"no images to read in {index.root}")
+    if not training and group_size > 1:
+        index = index.subset(rank, group_size)
+    shard = dict(num_shards=group_size, shard_id=rank) if training and group_size > 1 else {}
+    dataset = ds.GeneratorDataset(_BytesSource(index), column_names=["image", "label"], shuffle=training,
+                                  num_parallel_workers=1, **shard)
+    dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=workers(num_workers))
+    dataset = dataset.map(operations=T.TypeCast(ms.int32), input_columns="label")
+    drop = training if drop_remainder is None else drop_remainder
+    if training and len(index) // group_size < batch_size:
+        raise DataError(f"only {len(index)} training images for batch_size {batch_size} x {group_size} rank(s); "
+                        f"lower --batch_size")
+    return dataset.batch(batch_size, drop_remainder=drop)
+
+
+def cifar10_dirs(data_dir, training):
+    """(folder, usage) of the CIFAR-10 binary batches for training or evaluation."""
+    data_dir = Path(data_dir)
+    sub = "cifar-10-batches-bin" if training else "cifar-10-verify-bin"
+    folder = data_dir / sub if (data_dir / sub).is_dir() else data_dir
+    if not training and not (folder / "test_batch.bin").is_file() and (data_dir / "cifar-10-batches-bin").is_dir():
+        folder = data_dir / "cifar-10-batches-bin"
+    usage = "train" if training else "test"
+    wanted = ["data_batch_1.bin"] if training else ["test_batch.bin"]
+    if not folder.is_dir():
+        raise DataError(f"CIFAR-10 folder {folder} does not exist; pass the folder holding the .bin batches")
+    if not all((folder / name).is_file() for name in wanted):
+        raise DataError(f"{folder} has no {wanted[0]}; expected the CIFAR-10 binary batches "
+                        f"(data_batch_1..5.bin, test_batch.bin)")
+    return folder, usage
+
+
+def cifar10_count(folder, usage):
+    names = [f"data_batch_{i}.bin" for i in range(1, 6)] if usage == "train" else ["test_batch.bin"]
+    total = 0
+    for name in names:
+        path = Path(folder) / name
+        if path.is_file():
+            size = path.stat().st_size
+            if size % CIFAR_RECORD_BYTES:
+                raise DataError(f"{path} is truncated ({size} bytes is not a multiple of 3073); re-copy it")
+            total += size // CIFAR_RECORD_BYTES
+    return total
+
+
+def cifar10_pipeline(data_dir, operations, batch_size, training, rank=0, group_size=1, num_workers=0,
+                     drop_remainder=None):
+    """Batches of (image, label) from CIFAR-10 binary files."""
+    import mindspore.dataset as ds
+    import mindspore.dataset.transforms as T
+    import mindspore as ms
+
+    folder, usage = cifar10_dirs(data_dir, training)
+    total = cifar10_count(folder, usage)
+    if training:
+        dataset = ds.Cifar10Dataset(str(folder), usage=usage, shuffle=True,
+                                    **(dict(num_shards=group_size, shard_id=rank) if group_size > 1 else {}))
+    else:
+        sampler = ds.SequentialSampler() if group_size == 1 else ds.SubsetSampler(list(range(rank, total, group_size)))
+        dataset = ds.Cifar10Dataset(str(folder), usage=usage, sampler=sampler)
+    dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=workers(num_workers))
+    dataset = dataset.map(operations=T.TypeCast(ms.int32), input_columns="label")
+    drop = training if drop_remainder is None else drop_remainder
+    return dataset.batch(batch_size, drop_remainder=drop)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# transform building blocks (each model's src/dataset.py states its recipe with these)
+# ---------------------------------------------------------------------------------------------------------------
+
+def _normalize(mean, std, scale):
+    import mindspore.dataset.vision as V
+
+    return V.Normalize(mean=[m * scale for m in mean], std=[s * scale for s in std])
+
+
+def imagenet_train_ops(image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, min_scale=0.08, hflip=True,
+                       color_jitter=0.0, scale=255.0):
+    """Decode + random resized crop (+ flip, + colour jitter) + normalise + HWC2CHW, from raw bytes."""
+    import mindspore.dataset.vision as V
+
+    ops = [V.RandomCropDecodeResize(tuple(image_size), scale=(float(min_scale), 1.0), ratio=(0.75, 1.3333333))]
+    if hflip:
+        ops.append(V.RandomHorizontalFlip(prob=0.5))
+    if color_jitter:
+        ops.append(V.RandomColorAdjust(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter))
+    ops += [_normalize(mean, std, scale), V.HWC2CHW()]
+    return ops
+
+
+def eval_resize(image_size, ratio):
+    """Resize target before the centre crop: image_size / ratio (ratio 0.875 turns 224 into 256)."""
+    return tuple(int(round(side / float(ratio))) for side in image_size)
+
+
+def imagenet_eval_ops(image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, resize_ratio=0.875, keep_aspect=False,
+                      scale=255.0, interpolation="bilinear"):
+    """Decode + resize (square, or short side when keep_aspect) + centre crop + normalise + HWC2CHW."""
+    import mindspore.dataset.vision as V
+
+    inter = {"bilinear": V.Inter.BILINEAR, "bicubic": V.Inter.BICUBIC}[interpolation]
+    resize = eval_resize(image_size, resize_ratio)
+    return [V.Decode(), V.Resize(min(resize) if keep_aspect else resize, interpolation=inter),
+            V.CenterCrop(tuple(image_size)), _normalize(mean, std, scale), V.HWC2CHW()]
+
+
+def cifar_ops(training, image_size=(32, 32), mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010),
+              hflip=True, color_jitter=0.0, scale=255.0):
+    """CIFAR-10 ops on decoded 32x32 images: (random crop pad 4, flip, jitter,) resize if needed, normalise."""
+    import mindspore.dataset.vision as V
+
+    ops = []
+    if training:
+        ops.append(V.RandomCrop((32, 32), (4, 4, 4, 4)))
+        if hflip:
+            ops.append(V.RandomHorizontalFlip(prob=0.5))
+        if color_jitter:
+            ops.append(V.RandomColorAdjust(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter))
+    if tuple(image_size) != (32, 32):
+        ops.append(V.Resize(tuple(image_size)))
+    ops += [_normalize(mean, std, scale), V.HWC2CHW()]
+    return ops
+
+
+def load_index(cfg, training):
+    """The sample index of the configured layout and split (``dataset``: imagenet2012 / imagenet / folder)."""
+    from model_zoo.engine import verify
+
+    if training:
+        root = cfg.data_dir
+    else:
+        root = cfg.eval_data_dir or cfg.data_dir
+    if not root:
+        raise DataError("no data folder given; pass --data_dir (and --eval_data_dir for a separate val set)")
+    if cfg.dataset == "folder":
+        index = scan_flat_folder(root, cfg.label_file)
+    else:
+        use_split = training or not cfg.eval_data_dir
+        index = scan_class_folders(split_dir(root, "train" if training else "eval") if use_split else
+                                   split_dir(root, "eval"))
+    return verify.check_index(index, cfg.get("bad_file_policy", "fail"))

@@ -1,0 +1,30 @@
+"""User-facing errors: one line that says what is wrong and what to do, and a non-zero exit."""
+
+
+class ZooError(Exception):
+    """An error caused by the user's input (files, flags, config, device).  Printed as one line."""
+
+    exit_code = 2
+
+    def __init__(self, message, exit_code=None):
+        super().__init__(message)
+        if exit_code is not None:
+            self.exit_code = exit_code
+
+
+class ConfigError(ZooError):
+    """Unknown key, bad value or unreadable config file."""
+
+
+class DataError(ZooError):
+    """Missing, empty or corrupt data."""
+
+
+class DeviceError(ZooError):
+    """Device that MindSpore cannot use here, or a format it cannot produce."""
+
+    exit_code = 1
+
+
+class CheckpointError(ZooError):
+    """Missing, corrupt or mismatched checkpoint."""

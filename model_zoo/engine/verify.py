@@ -1,0 +1,103 @@
+"""Image-file checks run before a pipeline starts (a bad file must never kill a run mid-epoch).
+
+MindSpore's decoder stops the whole pipeline at the first undecodable file and dies with SIGFPE on a truncated
+JPEG, so every file is checked once with Pillow (header + JPEG end marker) and the result is cached per data folder
+(keyed by path, size and mtime), which keeps the check cheap on later starts.
+"""
+import json
+import os
+import sys
+from pathlib import Path
+
+from model_zoo.engine.errors import DataError
+
+CACHE_NAME = ".model_zoo_index.json"
+
+
+def check_file(path):
+    """None when the image is usable, else a short reason."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as exc:
+        return f"unreadable ({exc.strerror})"
+    if size == 0:
+        return "empty file"
+    try:
+        from PIL import Image
+
+        with Image.open(path) as image:
+            image.verify()
+            kind = image.format
+    except Exception as exc:  # Pillow raises many types for bad files
+        return f"not a decodable image ({exc.__class__.__name__})"
+    if kind == "JPEG":
+        with open(path, "rb") as handle:
+            handle.seek(max(0, size - 64))
+            tail = handle.read()
+        if b"\xff\xd9" not in tail:
+            return "truncated JPEG (no end-of-image marker)"
+    return None
+
+
+def _cache_path(root):
+    return Path(root) / CACHE_NAME
+
+
+def _load_cache(root):
+    try:
+        return json.loads(_cache_path(root).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _save_cache(root, cache):
+    path = _cache_path(root)
+    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+    try:
+        tmp.write_text(json.dumps(cache), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:
+        pass  # a read-only data folder just means no cache
+
+
+def bad_files(paths, root):
+    """[(path, reason)] for the unusable files among ``paths`` (cached per data folder)."""
+    cache = _load_cache(root)
+    changed, bad = False, []
+    for path in paths:
+        try:
+            stat = os.stat(path)
+            key = f"{stat.st_size}:{int(stat.st_mtime_ns)}"
+        except OSError:
+            bad.append((path, "unreadable"))
+            continue
+        rel = os.path.relpath(path, root)
+        entry = cache.get(rel)
+        if entry is None or entry[0] != key:
+            entry = [key, check_file(path)]
+            cache[rel] = entry
+            changed = True
+        if entry[1]:
+            bad.append((path, entry[1]))
+    if changed:
+        _save_cache(root, cache)
+    return bad
+
+
+def check_index(index, policy="fail"):
+    """Apply the bad-file policy to a SampleIndex: 'fail' names the bad files, 'skip' drops and counts them."""
+    bad = bad_files(index.paths, index.root)
+    if not bad:
+        return index
+    names = ", ".join(f"{os.path.relpath(p, index.root)} ({why})" for p, why in bad[:3])
+    more = f" and {len(bad) - 3} more" if len(bad) > 3 else ""
+    if policy != "skip":
+        raise DataError(f"{len(bad)} unusable file(s) in {index.root}: {names}{more}; remove them or pass "
+                        f"--bad_file_policy=skip")
+    drop = {p for p, _ in bad}
+    keep = [(p, l) for p, l in zip(index.paths, index.labels) if p not in drop]
+    print(f"WARNING: skipping {len(bad)} unusable file(s) in {index.root}: {names}{more}", file=sys.stderr)
+    index.paths = [p for p, _ in keep]
+    index.labels = [l for _, l in keep]
+    index.skipped = len(bad)
+    return index

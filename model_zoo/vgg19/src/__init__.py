@@ -1,0 +1,1 @@
+"""VGG model-owned modules: network, init, transforms, schedules and loss of the recipe."""

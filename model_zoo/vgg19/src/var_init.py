@@ -1,0 +1,25 @@
+"""VGG initialisation recipes (upstream ``initialize_mode``), on the shared initialisers.
+
+* ``KaimingNormal`` (ImageNet YAML): PyTorch-default init first, then conv weights HeNormal(fan_out, relu),
+  conv biases 0, Dense weights N(0, 0.01), Dense biases 0.
+* ``XavierUniform`` (CIFAR YAML): conv weights XavierUniform, Dense layers the PyTorch default
+  (upstream left them at the framework default, which changed in MindSpore 2.1; here it is stated explicitly).
+Upstream silently left conv weights at all-ones for any other mode; here that is an error.
+"""
+from model_zoo.engine import init
+from model_zoo.engine.errors import ConfigError
+
+MODES = ("KaimingNormal", "XavierUniform")
+
+
+def initialize(net, mode):
+    if mode == "KaimingNormal":
+        init.torch_default(net)
+        init.kaiming_normal_convs(net)
+        init.normal_dense(net, 0.01)
+    elif mode == "XavierUniform":
+        init.torch_default(net)
+        init.xavier_uniform_convs(net)
+    else:
+        raise ConfigError(f"unknown initialize_mode {mode!r}; choose {' or '.join(MODES)}")
+    return net

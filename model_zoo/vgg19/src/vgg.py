@@ -1,0 +1,98 @@
+"""VGG networks (Simonyan & Zisserman 2014): configurations A, A-LRN, B, C, D, E, each with or without BatchNorm.
+
+Parameter names follow torchvision (``features.<i>.weight``, ``classifier.0/3/6``) so that reference weights map
+one to one.  The classifier is the upstream 3-layer 4096 head; its first layer takes ``512 * (H // 32) * (W // 32)``
+inputs, which is exactly 512*7*7 at 224x224 and works from 32x32 up (as the upstream VGG16 head).
+"""
+from mindspore import nn, ops
+
+# 'M' = 2x2 max-pool, 'L' = local response normalisation (config A-LRN), (c, 1) = 1x1 conv (config C)
+CONFIGS = {
+    "A": [64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "A_lrn": [64, "L", "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "B": [64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"],
+    "C": [64, 64, "M", 128, 128, "M", 256, 256, (256, 1), "M", 512, 512, (512, 1), "M", 512, 512, (512, 1), "M"],
+    "D": [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"],
+    "E": [64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
+          512, 512, 512, 512, "M"],
+}
+
+
+def make_features(config, batch_norm=False, has_bias=True, pad_mode="pad", padding=1):
+    """The convolutional trunk as one SequentialCell (indices match torchvision's ``features``)."""
+    layers, channels = [], 3
+    for item in config:
+        if item == "M":
+            layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
+            continue
+        if item == "L":
+            layers.append(nn.LRN(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75))
+            continue
+        out, kernel = item if isinstance(item, tuple) else (item, 3)
+        if kernel == 1:
+            conv = nn.Conv2d(channels, out, 1, pad_mode="valid", has_bias=has_bias)
+        else:
+            conv = nn.Conv2d(channels, out, kernel, pad_mode=pad_mode, padding=padding if pad_mode == "pad" else 0,
+                             has_bias=has_bias)
+        layers.append(conv)
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(out))
+        layers.append(nn.ReLU())
+        channels = out
+    return nn.SequentialCell(layers)
+
+
+class VGG(nn.Cell):
+    """VGG backbone + 4096-4096-num_classes classifier.
+
+    Args:
+        config: a key of :data:`CONFIGS` or a layer list.
+        num_classes: classifier outputs.
+        batch_norm: BatchNorm after every conv.
+        has_bias: conv bias (True in the reference networks; the upstream ImageNet YAML uses False).
+        image_size: (H, W) the network will see; sizes the first classifier layer.
+        dropout: drop probability of the two classifier dropouts (0 disables them).
+        pad_mode, padding: conv padding (upstream ImageNet 'pad'/1, CIFAR 'same'/0: same result for 3x3).
+    """
+
+    def __init__(self, config="E", num_classes=1000, batch_norm=False, has_bias=True, image_size=(224, 224),
+                 dropout=0.5, pad_mode="pad", padding=1):
+        super().__init__()
+        layers = CONFIGS[config] if isinstance(config, str) else config
+        height, width = image_size
+        if height < 32 or width < 32:
+            raise ValueError(f"VGG needs inputs of at least 32x32, got {height}x{width}")
+        self.features = make_features(layers, batch_norm, has_bias, pad_mode, padding)
+        self.flatten = nn.Flatten()
+        in_features = 512 * (height // 32) * (width // 32)
+        self.classifier = nn.SequentialCell([
+            nn.Dense(in_features, 4096), nn.ReLU(), nn.Dropout(p=dropout),
+            nn.Dense(4096, 4096), nn.ReLU(), nn.Dropout(p=dropout),
+            nn.Dense(4096, num_classes)])
+        self.num_classes = num_classes
+
+    def forward_features(self, x):
+        return self.features(x)
+
+    def construct(self, x):
+        return self.classifier(self.flatten(self.features(x)))
+
+
+# name -> (config letter, batch norm, paper name)
+VARIANTS = {
+    "vgg11": ("A", False, "A"), "vgg11_bn": ("A", True, None), "vgg11_lrn": ("A_lrn", False, "A-LRN"),
+    "vgg13": ("B", False, "B"), "vgg13_bn": ("B", True, None),
+    "vgg16_c": ("C", False, "C"), "vgg16_c_bn": ("C", True, None),
+    "vgg16": ("D", False, "D"), "vgg16_bn": ("D", True, None),
+    "vgg19": ("E", False, "E"), "vgg19_bn": ("E", True, None),
+}
+
+
+def build(name, num_classes=1000, has_bias=True, image_size=(224, 224), dropout=0.5, **kwargs):
+    """Build a registered VGG variant by name."""
+    config, batch_norm, _ = VARIANTS[name]
+    return VGG(config, num_classes, batch_norm, has_bias, tuple(image_size), dropout, **kwargs)
+
+
+def count_params(net):
+    return sum(int(ops.size(p)) for p in net.trainable_params())

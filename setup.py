@@ -1,0 +1,28 @@
+"""Install the MindSpore 2.x image-classification model zoo (`model_zoo`)."""
+from setuptools import find_packages, setup
+
+setup(
+    name="model_zoo",
+    version="0.1.0",
+    description="MindSpore ModelZoo recipes (VGG, DenseNet121, InceptionV4) on MindSpore 2.10, CPU to cluster",
+    python_requires=">=3.9,<3.12",
+    packages=find_packages(include=["model_zoo", "model_zoo.*"]),
+    include_package_data=True,
+    package_data={"model_zoo": ["*.yaml", "*/*.yaml", "*/scripts/*.sh", "*/scripts/*.py", "data/*"]},
+    install_requires=[
+        "mindspore==2.10.0",
+        # MindSpore 2.10's GeneratorDataset calls np.array(x, copy=False), which numpy 2 rejects.
+        "numpy>=1.26,<2",
+        "pillow>=10",
+        "pyyaml>=6",
+        "onnx==1.23.2",
+        "onnxruntime==1.32.0",
+        # the demo builds its data from scikit-learn's bundled handwritten digits
+        "scikit-learn>=1.3",
+    ],
+    extras_require={
+        "test": ["pytest>=7"],
+        "plots": ["matplotlib>=3.7"],
+    },
+    entry_points={"console_scripts": ["model-zoo-demo=model_zoo.engine.demo:main"]},
+)
