@@ -20,7 +20,7 @@ def resolve(task, recipe_name, argv):
     recipe = get_recipe(recipe_name)
     schema = ConfigSchema(recipe.yaml_paths(), recipe.aliases)
     cfg = load_config(schema, argv, recipe.default_config_path(), prog=f"{task}.py",
-                      description=f"{recipe.name} {task} ({recipe.description})")
+                      description=f"{recipe.name} {task} ({recipe.description})", config_dirs=[recipe.folder])
     if recipe.prepare is not None:
         recipe.prepare(cfg, task)
     return recipe, cfg

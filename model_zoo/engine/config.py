@@ -170,12 +170,17 @@ def _split_known(parser, argv, schema):
 
 
 def load_config(schema, argv=None, default_config_path=None, prog="train.py", description="",
-                positionals=(), device_key="device_target"):
+                positionals=(), device_key="device_target", config_dirs=()):
     """Resolve the configuration.  Returns a :class:`Config` with engine (canonical) keys."""
     argv = list(argv if argv is not None else os.sys.argv[1:])
     parser = schema.build_parser(prog, description, positionals)
     cli = _split_known(parser, argv, schema)
     config_path = cli.pop("config_path", None) or default_config_path
+    if config_path and not Path(config_path).is_file():
+        for folder in config_dirs:  # a bare name also finds the model folder's YAML, from any directory
+            if (Path(folder) / config_path).is_file():
+                config_path = Path(folder) / config_path
+                break
     positional_values = {name: cli.pop(name) for name, _ in positionals if name in cli}
 
     cfg = Config(schema.defaults)

@@ -23,6 +23,7 @@ from model_zoo.engine.errors import DataError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp")
 CIFAR_RECORD_BYTES = 3073
+CIFAR_RECORDS_PER_FILE = 10000
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -198,9 +199,10 @@ def cifar10_count(folder, usage):
         path = Path(folder) / name
         if path.is_file():
             size = path.stat().st_size
-            if size % CIFAR_RECORD_BYTES:
-                raise DataError(f"{path} is truncated ({size} bytes is not a multiple of 3073); re-copy it")
-            total += size // CIFAR_RECORD_BYTES
+            if size != CIFAR_RECORDS_PER_FILE * CIFAR_RECORD_BYTES:
+                raise DataError(f"{path} is truncated or not a CIFAR-10 binary batch ({size} bytes, expected "
+                                f"{CIFAR_RECORDS_PER_FILE * CIFAR_RECORD_BYTES}); re-copy it")
+            total += CIFAR_RECORDS_PER_FILE
     return total
 
 

@@ -56,21 +56,24 @@ def synthetic_folder(root, classes=3, per_class=4, size=40, seed=0, splits=("tra
     return root
 
 
-def cifar10_binary(root, train_per_batch=20, test=30, seed=0, batches=5):
-    """CIFAR-10 binary layout (``cifar-10-batches-bin``, ``cifar-10-verify-bin``) with random records."""
+def cifar10_binary(root, seed=0, train_batches=1, records=10000):
+    """CIFAR-10 binary layout (``cifar-10-batches-bin``, ``cifar-10-verify-bin``) with random records.
+
+    MindSpore's reader insists on the real file size (10000 records of 3073 bytes), so the files have it.
+    """
     root = Path(root)
     rng = np.random.default_rng(seed)
 
-    def records(count):
-        labels = rng.integers(0, 10, size=(count, 1), dtype=np.uint8)
-        pixels = rng.integers(0, 256, size=(count, 3072), dtype=np.uint8)
+    def records_bytes():
+        labels = rng.integers(0, 10, size=(records, 1), dtype=np.uint8)
+        pixels = rng.integers(0, 256, size=(records, 3072), dtype=np.uint8)
         return np.concatenate([labels, pixels], axis=1).tobytes()
 
     train_dir = root / "cifar-10-batches-bin"
     verify_dir = root / "cifar-10-verify-bin"
     train_dir.mkdir(parents=True, exist_ok=True)
     verify_dir.mkdir(parents=True, exist_ok=True)
-    for i in range(1, batches + 1):
-        (train_dir / f"data_batch_{i}.bin").write_bytes(records(train_per_batch))
-    (verify_dir / "test_batch.bin").write_bytes(records(test))
+    for i in range(1, train_batches + 1):
+        (train_dir / f"data_batch_{i}.bin").write_bytes(records_bytes())
+    (verify_dir / "test_batch.bin").write_bytes(records_bytes())
     return root

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 
 from model_zoo.engine.errors import DeviceError
 
+_DEVICE_SET = {}
+
 
 @dataclass(frozen=True)
 class DeviceBackend:
@@ -65,6 +67,12 @@ class DeviceBackend:
 
         self.require()
         ms.set_context(mode=ms.GRAPH_MODE if str(mode).upper() == "GRAPH" else ms.PYNATIVE_MODE)
+        wanted = (self.name, 0 if self.name == "CPU" else int(device_id))
+        if _DEVICE_SET.get("device") == wanted:
+            return  # MindSpore refuses to set the device again once kernels have run
+        if _DEVICE_SET.get("device") is not None:
+            raise DeviceError(f"this process already runs on {_DEVICE_SET['device'][0]}; start a new process "
+                              f"for {self.name}")
         if self.name == "CPU":
             ms.set_device("CPU")
             from model_zoo.engine.cpu_env import usable_cores
@@ -72,6 +80,7 @@ class DeviceBackend:
             ms.device_context.cpu.op_tuning.threads_num(usable_cores())
         else:
             ms.set_device(self.name, int(device_id))
+        _DEVICE_SET["device"] = wanted
 
     def choose_launcher(self, requested=None):
         """The launcher to use: the requested one if this device supports it, else the first present one."""

@@ -4,6 +4,8 @@ Parameter names follow torchvision (``features.<i>.weight``, ``classifier.0/3/6`
 one to one.  The classifier is the upstream 3-layer 4096 head; its first layer takes ``512 * (H // 32) * (W // 32)``
 inputs, which is exactly 512*7*7 at 224x224 and works from 32x32 up (as the upstream VGG16 head).
 """
+import numpy as np
+import mindspore as ms
 from mindspore import nn, ops
 
 # 'M' = 2x2 max-pool, 'L' = local response normalisation (config A-LRN), (c, 1) = 1x1 conv (config C)
@@ -18,6 +20,26 @@ CONFIGS = {
 }
 
 
+class LocalResponseNorm(nn.Cell):
+    """Cross-channel LRN of the paper (Krizhevsky et al.): ``x / (k + alpha * sum_{|j-c|<=r} x_j^2) ^ beta``.
+
+    MindSpore 2.10's ``nn.LRN`` runs forward on CPU but its gradient fails there ("could not execute a
+    primitive"), so the window sum is a fixed band-matrix product: differentiable and exportable to ONNX.
+    """
+
+    def __init__(self, channels, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75):
+        super().__init__()
+        index = np.arange(channels)
+        band = (np.abs(index[:, None] - index[None, :]) <= depth_radius).astype(np.float32)
+        self.band = ms.Tensor(band)
+        self.bias, self.alpha, self.beta = float(bias), float(alpha), float(beta)
+
+    def construct(self, x):
+        n, c, h, w = x.shape
+        window = ops.matmul(self.band, (x * x).reshape(n, c, h * w)).reshape(n, c, h, w)
+        return x / ops.pow(window * self.alpha + self.bias, self.beta)
+
+
 def make_features(config, batch_norm=False, has_bias=True, pad_mode="pad", padding=1):
     """The convolutional trunk as one SequentialCell (indices match torchvision's ``features``)."""
     layers, channels = [], 3
@@ -26,7 +48,7 @@ def make_features(config, batch_norm=False, has_bias=True, pad_mode="pad", paddi
             layers.append(nn.MaxPool2d(kernel_size=2, stride=2))
             continue
         if item == "L":
-            layers.append(nn.LRN(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75))
+            layers.append(LocalResponseNorm(channels))
             continue
         out, kernel = item if isinstance(item, tuple) else (item, 3)
         if kernel == 1:

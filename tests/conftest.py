@@ -1,0 +1,35 @@
+"""Shared test fixtures.  ``import model_zoo`` first: it puts MindSpore on the fast CPU path before it loads."""
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import model_zoo  # noqa: F401
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("GLOG_v", "3")
+
+
+def run_script(script, *args, cwd=None, timeout=900, env=None):
+    """Run a zoo script in a fresh Python process; returns CompletedProcess (text)."""
+    full_env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    full_env.update(env or {})
+    return subprocess.run([sys.executable, str(script), *map(str, args)], cwd=cwd, capture_output=True, text=True,
+                          timeout=timeout, env=full_env)
+
+
+@pytest.fixture(scope="session")
+def tiny_folder(tmp_path_factory):
+    """ImageNet layout: 3 classes, 8 train and 3 val images each (9 val images: not divisible by 2 or 4)."""
+    from model_zoo.engine.demo_data import synthetic_folder
+
+    root = tmp_path_factory.mktemp("tiny")
+    return synthetic_folder(root, classes=3, per_class=8, val_per_class=3, size=40)
+
+
+@pytest.fixture(scope="session")
+def cifar_root(tmp_path_factory):
+    from model_zoo.engine.demo_data import cifar10_binary
+
+    return cifar10_binary(tmp_path_factory.mktemp("cifar"))

@@ -1,0 +1,53 @@
+"""Device registry and the fast-CPU environment."""
+import pytest
+
+from model_zoo.engine import cpu_env
+from model_zoo.engine.device import BACKENDS, get_backend
+from model_zoo.engine.errors import DeviceError
+
+
+def test_registry_entries_own_their_differences():
+    assert {b.comm_backend for b in BACKENDS.values()} == {"mccl", "nccl", "hccl"}
+    assert get_backend("cpu").name == "CPU" and get_backend("ascend").name == "Ascend"
+    assert "AIR" in BACKENDS["Ascend"].export_formats and "AIR" not in BACKENDS["CPU"].export_formats
+    assert not BACKENDS["CPU"].dynamic_loss_scale
+
+
+def test_auto_picks_cpu_here_and_unknown_device_is_refused():
+    assert get_backend("auto").name == "CPU"
+    with pytest.raises(DeviceError, match="unknown --device_target 'TPU'"):
+        get_backend("TPU")
+
+
+@pytest.mark.parametrize("name", ["GPU", "Ascend"])
+def test_unavailable_device_fails_with_one_clear_line(name):
+    with pytest.raises(DeviceError) as info:
+        BACKENDS[name].require()
+    message = str(info.value)
+    assert f"--device_target {name}" in message and "CPU" in message and "\n" not in message
+
+
+def test_air_export_refused_off_ascend():
+    with pytest.raises(DeviceError, match="AIR needs an Ascend backend"):
+        BACKENDS["CPU"].check_export_format("AIR")
+    assert BACKENDS["CPU"].check_export_format("onnx") == "ONNX"
+
+
+def test_isa_cap_chosen_from_cpu_flags_and_user_wins():
+    value, reason = cpu_env.choose_isa({"avx2", "avx512f"}, {})
+    assert value == "AVX2" and "AVX-512" in reason
+    assert cpu_env.choose_isa({"avx2"}, {})[0] is None
+    value, reason = cpu_env.choose_isa({"avx512f"}, {"ONEDNN_MAX_CPU_ISA": "AVX512_CORE"})
+    assert value is None and "set by the user" in reason
+    env = {}
+    cpu_env.apply(env, cpuinfo_path="/proc/cpuinfo")
+    assert env["OMP_NUM_THREADS"] == str(cpu_env.usable_cores())
+
+
+def test_this_process_runs_on_the_fast_path():
+    import os
+
+    flags = cpu_env.cpu_flags()
+    if any(f.startswith("avx512") for f in flags):
+        assert os.environ["ONEDNN_MAX_CPU_ISA"] in ("AVX2", os.environ.get("ONEDNN_MAX_CPU_ISA"))
+        assert os.environ["ONEDNN_MAX_CPU_ISA"]
