@@ -51,7 +51,7 @@ def test_flags_are_typed_from_yaml_values(schema):
         load_config(sch, ["--batch_size=2.5"], path)
     with pytest.raises(ConfigError, match="has_flag"):
         load_config(sch, ["--has_flag=maybe"], path)
-    with pytest.raises(ConfigError, match="invalid choice"):
+    with pytest.raises(ConfigError, match="--my_model_key=.nope. is not one of"):
         load_config(sch, ["--my_model_key=nope"], path)
 
 

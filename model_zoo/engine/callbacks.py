@@ -1,8 +1,14 @@
-"""Training callbacks: upstream log lines, progress with ETA, per-epoch CSV, atomic checkpoints."""
+"""Training callbacks: step bookkeeping, upstream log lines, progress with ETA, per-epoch CSV, checkpoints.
+
+The trainer calls ``Model.train`` once per epoch (each epoch gets its own, seeded data pipeline so a resumed run
+sees exactly the batches the interrupted one would have), so the global position lives in :class:`TrainState`
+rather than in MindSpore's per-call step counters.
+"""
 import csv
 import math
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +17,32 @@ from mindspore.train.callback import Callback
 from model_zoo.engine import checkpoint as ckpt_io
 
 CSV_FIELDS = ("epoch", "step", "loss", "mean_loss", "lr", "epoch_time_s", "imgs_per_sec", "top1", "top5")
+
+
+@dataclass
+class TrainState:
+    """Where training is: 1-based epoch, steps done in it, and steps done overall."""
+
+    steps_per_epoch: int
+    max_epoch: int
+    epoch: int = 1
+    step_in_epoch: int = 0
+    global_step: int = 0
+    losses: list = field(default_factory=list)
+    epoch_start: float = 0.0
+
+    def resume_at(self, global_step):
+        self.global_step = int(global_step)
+        self.epoch = self.global_step // self.steps_per_epoch + 1
+        self.step_in_epoch = self.global_step % self.steps_per_epoch
+
+    @property
+    def epoch_done(self):
+        return self.step_in_epoch == self.steps_per_epoch
+
+    @property
+    def total_steps(self):
+        return self.steps_per_epoch * self.max_epoch
 
 
 def loss_value(net_outputs):
@@ -24,71 +56,81 @@ def _hms(seconds):
     return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+class StepCounter(Callback):
+    """Keeps :class:`TrainState` current; runs first so every other callback sees the new position."""
+
+    def __init__(self, state):
+        super().__init__()
+        self.state = state
+
+    def on_train_epoch_begin(self, run_context):
+        self.state.epoch = run_context.original_args().cur_epoch_num
+        self.state.epoch_start = time.time()
+        self.state.losses = []
+
+    def on_train_step_end(self, run_context):
+        state = self.state
+        state.global_step += 1
+        state.step_in_epoch = state.global_step - (state.epoch - 1) * state.steps_per_epoch
+        state.losses.append(loss_value(run_context.original_args().net_outputs))
+
+
 class TrainMonitor(Callback):
     """Prints the recipe's epoch lines, shows progress (steps, img/s, ETA) and appends metrics.csv rows."""
 
-    def __init__(self, recipe, cfg, ctx, lr_values, steps_per_epoch, first_epoch=1, eval_hook=None):
+    def __init__(self, recipe, cfg, ctx, state, lr_values, eval_hook=None):
         super().__init__()
-        self.recipe, self.cfg, self.ctx = recipe, cfg, ctx
+        self.recipe, self.cfg, self.ctx, self.state = recipe, cfg, ctx, state
         self.lr_values = lr_values
-        self.steps_per_epoch = steps_per_epoch
         self.global_batch = int(cfg.batch_size) * ctx.group_size
         self.log_interval = max(1, int(cfg.log_interval))
         self.tty = sys.stderr.isatty() and ctx.is_main
         self.csv_path = Path(ctx.output_dir) / "metrics.csv"
         self.eval_hook = eval_hook
-        self.first_epoch = first_epoch
         self.history = []
-        self._losses = []
-
-    def on_train_begin(self, run_context):
-        self.train_start = time.time()
-        self.ctx.logger.info("start network train...")
-        if self.ctx.is_main and not self.csv_path.exists():
+        self._seen_in_call = 0
+        if ctx.is_main and not self.csv_path.exists():
             with open(self.csv_path, "w", newline="", encoding="utf-8") as handle:
                 csv.writer(handle).writerow(CSV_FIELDS)
 
     def on_train_epoch_begin(self, run_context):
-        self.epoch_start = time.time()
-        self._losses = []
+        self._seen_in_call = 0
 
     def on_train_step_end(self, run_context):
-        params = run_context.original_args()
-        loss = loss_value(params.net_outputs)
-        self._losses.append(loss)
-        step_in_epoch = (params.cur_step_num - 1) % self.steps_per_epoch + 1
-        elapsed = time.time() - self.epoch_start
-        rate = self.global_batch * step_in_epoch / max(elapsed, 1e-9)
-        remaining_steps = (params.epoch_num - params.cur_epoch_num) * self.steps_per_epoch + \
-            (self.steps_per_epoch - step_in_epoch)
-        eta = remaining_steps * elapsed / step_in_epoch
-        line = (f"epoch {params.cur_epoch_num}/{params.epoch_num} step {step_in_epoch}/{self.steps_per_epoch} "
+        state = self.state
+        self._seen_in_call += 1
+        loss = state.losses[-1]
+        elapsed = time.time() - state.epoch_start
+        rate = self.global_batch * self._seen_in_call / max(elapsed, 1e-9)
+        eta = (state.total_steps - state.global_step) * elapsed / self._seen_in_call
+        line = (f"epoch {state.epoch}/{state.max_epoch} step {state.step_in_epoch}/{state.steps_per_epoch} "
                 f"loss {loss:.4f} {rate:.1f} img/s ETA {_hms(eta)}")
         if self.tty:
             sys.stderr.write("\r" + line + " " * 8)
             sys.stderr.flush()
-        elif step_in_epoch % self.log_interval == 0 and step_in_epoch != self.steps_per_epoch:
+        elif state.step_in_epoch % self.log_interval == 0 and not state.epoch_done:
             self.ctx.logger.info(line)
         if not math.isfinite(loss):
-            self.ctx.logger.info(f"loss became {loss} at epoch {params.cur_epoch_num} step {step_in_epoch}; "
+            self.ctx.logger.info(f"loss became {loss} at epoch {state.epoch} step {state.step_in_epoch}; "
                                  f"lower --lr or check the data")
             run_context.request_stop()
 
     def on_train_epoch_end(self, run_context):
-        params = run_context.original_args()
+        state = self.state
         if self.tty:
             sys.stderr.write("\r" + " " * 100 + "\r")
-        epoch_time = time.time() - self.epoch_start
-        steps = len(self._losses) or 1
-        stats = dict(epoch=params.cur_epoch_num, steps=self.steps_per_epoch, global_step=params.cur_step_num,
-                     loss=self._losses[-1] if self._losses else float("nan"), mean_loss=float(np.mean(self._losses)),
+        epoch_time = time.time() - state.epoch_start
+        steps = max(1, self._seen_in_call)
+        stats = dict(epoch=state.epoch, steps=state.steps_per_epoch, global_step=state.global_step,
+                     loss=state.losses[-1] if state.losses else float("nan"),
+                     mean_loss=float(np.mean(state.losses)) if state.losses else float("nan"),
                      epoch_time_ms=epoch_time * 1000.0, per_step_ms=epoch_time * 1000.0 / steps,
                      fps=self.global_batch * steps / max(epoch_time, 1e-9),
-                     lr=float(self.lr_values[min(params.cur_step_num, len(self.lr_values)) - 1]),
-                     iter=params.cur_step_num - 1, real_epoch=(params.cur_step_num - 1) // self.steps_per_epoch)
+                     lr=float(self.lr_values[min(state.global_step, len(self.lr_values)) - 1]),
+                     iter=state.global_step - 1, real_epoch=(state.global_step - 1) // state.steps_per_epoch)
         for line in self.recipe.epoch_lines(self.cfg, stats):
             self.ctx.logger.info(line)
-        metrics = self.eval_hook(params) if self.eval_hook else {}
+        metrics = self.eval_hook(state) if self.eval_hook else {}
         row = dict(epoch=stats["epoch"], step=stats["global_step"], loss=f"{stats['loss']:.6f}",
                    mean_loss=f"{stats['mean_loss']:.6f}", lr=f"{stats['lr']:.8g}",
                    epoch_time_s=f"{epoch_time:.3f}", imgs_per_sec=f"{stats['fps']:.2f}",
@@ -98,45 +140,52 @@ class TrainMonitor(Callback):
             with open(self.csv_path, "a", newline="", encoding="utf-8") as handle:
                 csv.DictWriter(handle, CSV_FIELDS).writerow(row)
 
-    def on_train_end(self, run_context):
-        self.ctx.logger.info("end network train...")
-
 
 class CheckpointSaver(Callback):
-    """Saves ``<prefix>-<epoch>_<step>.ckpt`` every N epochs or steps and at the end (network + optimizer state,
-    epoch and step inside the file), atomically and with a CRC; keeps the newest ``keep_checkpoint_max``."""
+    """Saves ``<prefix>-<epoch>_<step>.ckpt`` every N epochs or steps and at the end, plus ``recovery.ckpt``
+    every ``recovery_interval`` steps.  Each file holds network + optimizer state and, inside, the epoch and
+    global step; writes are atomic and CRC-protected; the newest ``keep_checkpoint_max`` are kept."""
 
-    def __init__(self, directory, prefix, interval, unit, keep_max, steps_per_epoch, logger, extra=None):
+    def __init__(self, directory, prefix, state, interval, unit, keep_max, recovery_interval=0, extra=None):
         super().__init__()
         self.directory = Path(directory)
         self.prefix = prefix
+        self.state = state
         self.interval = max(1, int(interval))
         self.unit = unit
+        self.recovery_interval = int(recovery_interval)
         self.keeper = ckpt_io.CheckpointKeeper(keep_max)
-        self.steps_per_epoch = steps_per_epoch
-        self.logger = logger
         self.extra = dict(extra or {})
         self.last_saved_step = -1
         self.saved = []
 
-    def _save(self, params):
-        step_in_epoch = (params.cur_step_num - 1) % self.steps_per_epoch + 1
-        path = self.directory / f"{self.prefix}-{params.cur_epoch_num}_{step_in_epoch}.ckpt"
-        append = dict(self.extra, epoch_num=int(params.cur_epoch_num), step_num=int(params.cur_step_num))
-        ckpt_io.save(params.train_network, path, append_dict=append)
+    def _append(self):
+        return dict(self.extra, epoch_num=int(self.state.epoch), step_num=int(self.state.global_step),
+                    zoo_step_in_epoch=int(self.state.step_in_epoch))
+
+    def save_named(self, network, path):
+        ckpt_io.save(network, path, append_dict=self._append())
+        return path
+
+    def _save(self, network):
+        path = self.directory / f"{self.prefix}-{self.state.epoch}_{self.state.step_in_epoch}.ckpt"
+        self.save_named(network, path)
         self.keeper.add(path)
         self.saved.append(path)
-        self.last_saved_step = params.cur_step_num
+        self.last_saved_step = self.state.global_step
         return path
 
     def on_train_step_end(self, run_context):
-        params = run_context.original_args()
-        if self.unit == "step" and params.cur_step_num % self.interval == 0:
-            self._save(params)
+        network = run_context.original_args().train_network
+        if self.unit == "step" and self.state.global_step % self.interval == 0:
+            self._save(network)
+        if self.recovery_interval and self.state.global_step % self.recovery_interval == 0 \
+                and not self.state.epoch_done:
+            self.save_named(network, self.directory / "recovery.ckpt")
 
     def on_train_epoch_end(self, run_context):
-        params = run_context.original_args()
-        last = params.cur_epoch_num == params.epoch_num
-        due = self.unit == "epoch" and params.cur_epoch_num % self.interval == 0
-        if (due or last) and self.last_saved_step != params.cur_step_num:
-            self._save(params)
+        state = self.state
+        last = state.epoch == state.max_epoch
+        due = self.unit == "epoch" and state.epoch % self.interval == 0
+        if (due or last) and self.last_saved_step != state.global_step:
+            self._save(run_context.original_args().train_network)

@@ -69,19 +69,11 @@ def load_into(net, path_or_dict, what="checkpoint"):
 
     params = read(path_or_dict) if isinstance(path_or_dict, (str, Path)) else path_or_dict
     params = network_params(params)
-    own = dict(net.parameters_and_names())
+    own = {p.name: p for p in net.get_parameters()}
     missing = [n for n in own if n not in params]
     unexpected = [n for n in params if n not in own]
-    wrong = [(n, tuple(params[n].shape), tuple(own[n].shape)) for n in own
-             if n in params and tuple(params[n].shape) != tuple(own[n].shape)]
     label = f"{what} {path_or_dict}" if isinstance(path_or_dict, (str, Path)) else what
-    if wrong:
-        name, got, want = wrong[0]
-        hint = ""
-        if name == _last_dense_weight(own):
-            hint = f" (num_classes mismatch: checkpoint has {got[0]} classes, the network {want[0]}; set --num_classes)"
-        raise CheckpointError(f"{label} does not fit this network: {name} has shape {got}, expected {want}{hint}"
-                              f"{f' and {len(wrong) - 1} more' if len(wrong) > 1 else ''}; check --arch/--num_classes")
+    check_shapes(net, params, label)
     if missing or unexpected:
         parts = []
         if missing:
@@ -92,6 +84,20 @@ def load_into(net, path_or_dict, what="checkpoint"):
                               f"check --arch (or convert the weights with python -m model_zoo.convert)")
     ms.load_param_into_net(net, params, strict_load=True)
     return params
+
+
+def check_shapes(net, params, label):
+    """Refuse shape mismatches (MindSpore would raise a multi-line RuntimeError) with one explained line."""
+    own = {p.name: p for p in net.get_parameters()}
+    wrong = [(n, tuple(params[n].shape), tuple(own[n].shape)) for n in own
+             if n in params and tuple(params[n].shape) != tuple(own[n].shape)]
+    if wrong:
+        name, got, want = wrong[0]
+        hint = ""
+        if name == _last_dense_weight(own):
+            hint = f" (num_classes mismatch: checkpoint has {got[0]} classes, the network {want[0]}; set --num_classes)"
+        raise CheckpointError(f"{label} does not fit this network: {name} has shape {got}, expected {want}{hint}"
+                              f"{f' and {len(wrong) - 1} more' if len(wrong) > 1 else ''}; check --arch/--num_classes")
 
 
 def _last_dense_weight(own):

@@ -53,12 +53,18 @@ def export_task(recipe, cfg):
 def run(task, recipe_name, argv):
     from model_zoo.engine import evaluate, trainer
 
+    from model_zoo.engine import modelarts
+
     recipe, cfg = resolve(task, recipe_name, argv)
+    modelarts.pre_process(cfg)
     if task == "train":
-        return trainer.train(recipe, cfg)
-    if task == "eval":
-        return evaluate.evaluate(recipe, cfg)
-    return export_task(recipe, cfg)
+        result = trainer.train(recipe, cfg)
+    elif task == "eval":
+        result = evaluate.evaluate(recipe, cfg)
+    else:
+        result = export_task(recipe, cfg)
+    modelarts.post_process(cfg)
+    return result
 
 
 def main(task, recipe_name, argv=None):

@@ -92,6 +92,15 @@ def _caster(default):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
+        import re
+
+        choice = re.match(r"argument (--\S+): invalid choice: (.*) \(choose from (.*)\)$", message)
+        if choice:
+            raise ConfigError(f"{choice.group(1)}={choice.group(2)} is not one of {choice.group(3)}; "
+                              f"pick one of those values")
+        bad_value = re.match(r"argument (--\S+): (.*)$", message)
+        if bad_value:
+            raise ConfigError(f"bad value for {bad_value.group(1)}: {bad_value.group(2)}")
         raise ConfigError(message)
 
 

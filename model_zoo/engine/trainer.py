@@ -1,13 +1,21 @@
-"""Training on MindSpore's ``Model`` with the recipe's network, data, schedule, loss and optimizer."""
+"""Training on MindSpore's ``Model`` with the recipe's network, data, schedule, loss and optimizer.
+
+Each epoch gets its own data pipeline seeded with ``seed + epoch`` (same on every rank), so the batches and
+their random augmentations of epoch E never depend on what ran before; a resumed run rebuilds epoch E and skips
+the batches already done, and ends with the same weights as an uninterrupted run.
+"""
 import json
+import os
 import time
 from pathlib import Path
 
+import numpy as np
+
 from model_zoo.engine import checkpoint as ckpt_io
 from model_zoo.engine import runtime
-from model_zoo.engine.callbacks import CheckpointSaver, TrainMonitor
+from model_zoo.engine.callbacks import CheckpointSaver, StepCounter, TrainMonitor, TrainState
 from model_zoo.engine.config import save_config
-from model_zoo.engine.errors import DeviceError
+from model_zoo.engine.errors import CheckpointError, DeviceError
 
 
 def loss_scale_manager(cfg, backend):
@@ -24,8 +32,82 @@ def loss_scale_manager(cfg, backend):
     return FixedLossScaleManager(scale, drop_overflow_update=False), scale
 
 
+def _scalar(value):
+    return int(np.asarray(value.asnumpy() if hasattr(value, "asnumpy") else value).reshape(-1)[0])
+
+
+def find_resume_checkpoint(cfg, logger):
+    """The checkpoint ``--resume`` names; for ``auto`` the newest intact one under ``ckpt_path`` (or None)."""
+    if str(cfg.resume).lower() != "auto":
+        return Path(cfg.resume)
+    root = Path(str(cfg.ckpt_path))
+    candidates = sorted((p for p in root.rglob("*.ckpt") if ".partial" not in p.parts),
+                        key=lambda p: p.stat().st_mtime, reverse=True) if root.is_dir() else []
+    for path in candidates:
+        try:
+            params = ckpt_io.read(path)
+        except CheckpointError as exc:
+            logger.info(f"resume: skipping {path}: {exc}")
+            continue
+        if "step_num" in params:
+            return path
+    logger.info(f"resume auto: no checkpoint with training state under {root}; starting from scratch")
+    return None
+
+
+def restore(train_network, path):
+    """Load network + optimizer (+ loss scale) state into the train network; returns the global step."""
+    import mindspore as ms
+
+    params = ckpt_io.read(path)
+    if "step_num" not in params:
+        raise CheckpointError(f"{path} holds no training state (epoch/step); it can start a run with "
+                              f"--pre_trained but not --resume it")
+    own = {p.name for p in train_network.get_parameters()}
+    missing = sorted(own - set(params))
+    if missing:
+        raise CheckpointError(f"{path} does not fit this network/optimizer: missing {len(missing)} key(s) e.g. "
+                              f"{', '.join(missing[:3])}; check --arch and the optimizer settings")
+    ckpt_io.check_shapes(train_network, params, path)
+    ms.load_param_into_net(train_network, {k: v for k, v in params.items() if k in own}, strict_load=True)
+    return _scalar(params["step_num"])
+
+
+class EvalDuringTraining:
+    """Top-1/top-5 on the val set every ``eval_interval`` epochs (exact counts summed over ranks); keeps best.ckpt."""
+
+    def __init__(self, recipe, cfg, ctx, net, best_path):
+        from model_zoo.engine import evaluate
+
+        self.evaluate = evaluate
+        self.recipe, self.cfg, self.ctx, self.net = recipe, cfg, ctx, net
+        self.interval = max(1, int(cfg.eval_interval))
+        self.best_path = best_path
+        self.best = -1.0
+        self.batch = int(cfg.eval_batch_size or cfg.batch_size)
+
+    def __call__(self, state):
+        if state.epoch % self.interval and state.epoch != state.max_epoch:
+            return {}
+        dataset = self.recipe.dataset(self.cfg, False, self.ctx.rank, self.ctx.group_size)
+        local = self.evaluate.count_topk(self.evaluate.network_predictor(self.net), dataset, self.batch)
+        self.net.set_train(True)
+        counts = self.evaluate.all_reduce_counts(local, self.ctx.group_size)
+        tot = max(1, counts["tot"])
+        top1, top5 = counts["top1"] / tot, counts["top5"] / tot
+        self.ctx.logger.info(f"cur epoch {state.epoch}, cur_step {state.global_step}, top1 accuracy {top1:.4f}, "
+                             f"top5 accuracy {top5:.4f}. (top1_correct={counts['top1']}, tot={counts['tot']})")
+        if self.best_path is not None and top1 > self.best:
+            self.best = top1
+            ckpt_io.save(self.net, self.best_path, append_dict={"epoch_num": state.epoch,
+                                                                "step_num": state.global_step})
+            self.ctx.logger.info(f"best top1 {top1:.4f} at epoch {state.epoch}: saved {self.best_path}")
+        return {"top1": f"{top1:.6f}", "top5": f"{top5:.6f}"}
+
+
 def train(recipe, cfg):
     """Run a training job.  Returns a summary dict (also written to summary.json)."""
+    import mindspore.dataset as ds
     from mindspore import Model
 
     ctx = runtime.setup(cfg, "train")
@@ -37,8 +119,13 @@ def train(recipe, cfg):
     if ctx.is_main:
         save_config(cfg, ctx.output_dir)
 
-    dataset = recipe.dataset(cfg, True, ctx.rank, ctx.group_size)
-    steps_per_epoch = dataset.get_dataset_size()
+    def epoch_dataset(epoch_index, skip=0):
+        ds.config.set_seed(int(cfg.seed) + epoch_index)
+        dataset = recipe.dataset(cfg, True, ctx.rank, ctx.group_size)
+        return dataset.skip(skip) if skip else dataset
+
+    first = epoch_dataset(0)
+    steps_per_epoch = first.get_dataset_size()
     logger.info(f"important: start create network ({cfg.arch or recipe.name}, {ctx.backend.name}, "
                 f"{ctx.group_size} rank(s), {steps_per_epoch} steps/epoch, amp {amp_level})")
     net = recipe.network(cfg, "train")
@@ -49,30 +136,52 @@ def train(recipe, cfg):
     optimizer = recipe.optimizer(cfg, net, lr)
     model = Model(net, loss_fn=recipe.loss(cfg), optimizer=optimizer, amp_level=amp_level, loss_scale_manager=lsm)
 
-    monitor = TrainMonitor(recipe, cfg, ctx, lr, steps_per_epoch)
-    callbacks = [monitor]
+    state = TrainState(steps_per_epoch, int(cfg.max_epoch))
+    resume_path = find_resume_checkpoint(cfg, logger) if cfg.resume else None
+    if resume_path is not None:
+        state.resume_at(restore(model.train_network, resume_path))
+        logger.info(f"resumed from {resume_path}: epoch {state.epoch} step {state.step_in_epoch} "
+                    f"(global step {state.global_step} of {state.total_steps})")
+
+    fmt = dict(ckpt_path=str(cfg.ckpt_path).rstrip("/"), output_dir=str(ctx.output_dir), rank=ctx.rank,
+               datetime=ctx.stamp)
+    ckpt_dir = Path(str(cfg.ckpt_dir_template).format(**fmt))
+    saving = ctx.is_main or not int(cfg.is_save_on_master)
+    eval_hook = None
+    if cfg.run_eval:
+        eval_hook = EvalDuringTraining(recipe, cfg, ctx, net, ckpt_dir / "best.ckpt" if saving and
+                                       cfg.save_best_ckpt else None)
+    monitor = TrainMonitor(recipe, cfg, ctx, state, lr, eval_hook=eval_hook)
+    callbacks = [StepCounter(state), monitor]
     saver = None
-    if ctx.is_main or not int(cfg.is_save_on_master):
-        fmt = dict(ckpt_path=str(cfg.ckpt_path).rstrip("/"), output_dir=str(ctx.output_dir), rank=ctx.rank,
-                   datetime=ctx.stamp)
-        directory = Path(str(cfg.ckpt_dir_template).format(**fmt))
-        saver = CheckpointSaver(directory, str(cfg.ckpt_prefix).format(**fmt), cfg.ckpt_interval,
-                                cfg.ckpt_interval_unit, cfg.keep_checkpoint_max, steps_per_epoch, logger,
+    if saving:
+        saver = CheckpointSaver(ckpt_dir, str(cfg.ckpt_prefix).format(**fmt), state, cfg.ckpt_interval,
+                                cfg.ckpt_interval_unit, cfg.keep_checkpoint_max, cfg.recovery_interval,
                                 extra={"zoo_arch": str(cfg.arch or recipe.name)})
         callbacks.append(saver)
+    sink = bool(cfg.get("dataset_sink_mode", False)) and ctx.backend.name != "CPU"
+    logger.info("start network train...")
     start = time.time()
-    model.train(int(cfg.max_epoch), dataset, callbacks=callbacks,
-                dataset_sink_mode=bool(cfg.get("dataset_sink_mode", False)) and ctx.backend.name != "CPU")
+    for epoch_index in range(state.global_step // steps_per_epoch, state.max_epoch):
+        skip = state.global_step - epoch_index * steps_per_epoch
+        dataset = first if (epoch_index == 0 and not skip) else epoch_dataset(epoch_index, skip)
+        model.train(epoch_index + 1, dataset, callbacks=callbacks, dataset_sink_mode=sink, initial_epoch=epoch_index)
+        if monitor.history and not np.isfinite(float(monitor.history[-1]["loss"])):
+            break
     wall = time.time() - start
+    logger.info("end network train...")
     summary = {
         "model": recipe.name, "arch": str(cfg.arch or recipe.name), "device": ctx.backend.name,
         "ranks": ctx.group_size, "epochs": int(cfg.max_epoch), "steps_per_epoch": steps_per_epoch,
+        "resumed_from": str(resume_path) if resume_path else None,
         "wall_time_s": round(wall, 3), "output_dir": str(ctx.output_dir),
         "checkpoints": [str(p) for p in (saver.saved if saver else [])],
         "last_loss": float(monitor.history[-1]["loss"]) if monitor.history else None,
         "imgs_per_sec": float(monitor.history[-1]["imgs_per_sec"]) if monitor.history else None,
+        "best_top1": (eval_hook.best if eval_hook and eval_hook.best >= 0 else None),
     }
     if ctx.is_main:
-        (Path(ctx.output_dir) / "summary.json").write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        target = Path(ctx.output_dir) / "summary.json"
+        target.write_text(json.dumps(summary, indent=2), encoding="utf-8")
     logger.info(f"training done in {wall:.1f} s; outputs in {ctx.output_dir}")
     return summary

@@ -1,0 +1,225 @@
+"""Runs that survive faults: kill + resume, checkpoint integrity, bad data, clear errors, ModelArts sync."""
+import multiprocessing
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT, run_script
+from model_zoo.engine import checkpoint as ckpt_io
+from model_zoo.engine.errors import CheckpointError
+
+VGG = ROOT / "model_zoo" / "vgg19"
+BASE = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=3",
+        "--device_target=CPU", "--batch_size=4", "--lr=0.01", "--has_dropout=False"]
+
+
+def _net_params(path):
+    params = ckpt_io.network_params(ckpt_io.read(path))
+    return {k: v.asnumpy() for k, v in params.items()}
+
+
+@pytest.fixture(scope="module")
+def reference_run(tiny_folder, tmp_path_factory):
+    out = tmp_path_factory.mktemp("uninterrupted")
+    args = BASE + [f"--data_dir={tiny_folder}", "--max_epoch=3", "--ckpt_interval=100", "--recovery_interval=4"]
+    result = run_script(VGG / "train.py", *args, f"--ckpt_path={out}", cwd=VGG)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return args, next(Path(out).glob("*/ckpt_0/0-3_6.ckpt"))
+
+
+def test_sigkill_mid_epoch_then_resume_gives_the_same_weights(reference_run, tmp_path):
+    args, reference = reference_run
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    proc = subprocess.Popen([sys.executable, str(VGG / "train.py"), *args, f"--ckpt_path={tmp_path}"], cwd=VGG,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 300
+    while not list(tmp_path.glob("*/ckpt_0/recovery.ckpt")):
+        assert proc.poll() is None and time.time() < deadline, "training ended before a recovery checkpoint"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert not list(tmp_path.glob("*/ckpt_0/0-3_6.ckpt"))          # it really died before the end
+    result = run_script(VGG / "train.py", *args, f"--ckpt_path={tmp_path}", "--resume=auto", cwd=VGG)
+    assert result.returncode == 0, result.stderr[-2000:]
+    match = re.search(r"resumed from \S+recovery\.ckpt: epoch (\d+) step (\d+) \(global step (\d+) of 18\)",
+                      result.stdout)
+    assert match and 0 < int(match.group(2)) < 6                    # mid-epoch
+    resumed = sorted(tmp_path.glob("*/ckpt_0/0-3_6.ckpt"))[-1]
+    want, got = _net_params(reference), _net_params(resumed)
+    assert want.keys() == got.keys()
+    assert max(float(np.abs(want[k] - got[k]).max()) for k in want) < 1e-6
+
+
+def test_resume_refuses_weights_only_checkpoint(reference_run, tmp_path, tiny_folder):
+    args, reference = reference_run
+    weights = tmp_path / "weights.ckpt"
+    import mindspore as ms
+
+    ms.save_checkpoint([{"name": k, "data": ms.Tensor(v)} for k, v in _net_params(reference).items()], str(weights))
+    result = run_script(VGG / "train.py", *args, f"--ckpt_path={tmp_path}", f"--resume={weights}", cwd=VGG)
+    assert result.returncode == 2
+    assert "holds no training state" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_corrupt_checkpoints_are_refused(reference_run, tmp_path):
+    _, reference = reference_run
+    data = reference.read_bytes()
+    truncated = tmp_path / "truncated.ckpt"
+    truncated.write_bytes(data[: len(data) // 2])
+    flipped = tmp_path / "flipped.ckpt"
+    middle = bytearray(data)
+    middle[len(data) // 2] ^= 0xFF
+    flipped.write_bytes(bytes(middle))
+    empty = tmp_path / "empty.ckpt"
+    empty.write_bytes(b"")
+    for path in (truncated, flipped):
+        with pytest.raises(CheckpointError, match="corrupt or truncated"):
+            ckpt_io.read(path)
+    with pytest.raises(CheckpointError, match="empty"):
+        ckpt_io.read(empty)
+
+
+def test_checkpoint_writes_are_atomic_and_keep_the_newest(tmp_path):
+    import mindspore as ms
+
+    keeper = ckpt_io.CheckpointKeeper(2)
+    for i in range(4):
+        path = ckpt_io.save([{"name": "w", "data": ms.Tensor(np.full(3, i, np.float32))}], tmp_path / f"0-{i}_1.ckpt")
+        keeper.add(path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["0-2_1.ckpt", "0-3_1.ckpt"]  # no temp files left
+    assert float(ckpt_io.read(tmp_path / "0-3_1.ckpt")["w"].asnumpy()[0]) == 3.0
+
+
+@pytest.fixture(scope="module")
+def messy_folder(tmp_path_factory):
+    from model_zoo.engine.demo_data import synthetic_folder
+
+    root = synthetic_folder(tmp_path_factory.mktemp("messy"), classes=2, per_class=6, val_per_class=2, size=40)
+    folder = root / "train" / "class_00"
+    good = np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)
+    Image.fromarray(good[..., 0]).save(folder / "gray.JPEG")                         # grayscale JPEG
+    Image.fromarray(good).convert("CMYK").save(folder / "cmyk.JPEG")                  # CMYK JPEG
+    Image.fromarray(good).save(folder / "png_inside.JPEG", format="PNG")              # PNG under a .JPEG name
+    Image.fromarray(good).save(folder / "real.png")                                   # PNG
+    whole = (folder / "gray.JPEG").read_bytes()
+    (folder / "truncated.JPEG").write_bytes(whole[: len(whole) // 3])                 # truncated JPEG
+    (folder / "notes.JPEG").write_text("this is not an image")                        # text named .JPEG
+    (folder / ".hidden").write_text("hidden")                                         # hidden file
+    return root
+
+
+def test_bad_files_fail_by_default_naming_them(messy_folder, tmp_path):
+    result = run_script(VGG / "train.py", *BASE, f"--data_dir={messy_folder}", "--max_epoch=1",
+                        f"--ckpt_path={tmp_path}", cwd=VGG)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1
+    assert re.search(r"error: 2 unusable file\(s\) in .*notes\.JPEG \(not a decodable image.*truncated\.JPEG "
+                     r"\(truncated JPEG.*--bad_file_policy=skip", errors[0])
+
+
+def test_bad_files_are_skipped_and_counted(messy_folder, tmp_path):
+    result = run_script(VGG / "train.py", *BASE, f"--data_dir={messy_folder}", "--max_epoch=1",
+                        "--bad_file_policy=skip", f"--ckpt_path={tmp_path}", cwd=VGG)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "WARNING: skipping 2 unusable file(s)" in result.stderr
+    assert re.search(r"epoch: 1 step: 4, loss is", result.stdout)       # 16 usable images / batch 4
+
+
+@pytest.mark.parametrize("case, code, pattern", [
+    ("no_images", 2, r"class folder\(s\) with no images"),
+    ("wrong_arch", 2, r"is not a checkpoint of this architecture: missing \d+ key.*check --arch"),
+    ("num_classes", 2, r"num_classes mismatch: checkpoint has 3 classes, the network 5"),
+    ("truncated", 2, r"is corrupt or truncated"),
+    ("missing_ckpt", 2, r"checkpoint .*nope.ckpt not found"),
+    ("unknown_key", 2, r"unknown key 'bacth_size' in .*; did you mean 'batch_size'\?"),
+    ("bad_format", 2, r"--file_format=.?PNG.? is not one of"),
+])
+def test_bad_input_one_line_errors(case, code, pattern, reference_run, tiny_folder, tmp_path):
+    _, reference = reference_run
+    eval_args = BASE + [f"--data_dir={tiny_folder}", f"--log_path={tmp_path}"]
+    script, args = VGG / "eval.py", eval_args + [f"--pre_trained={reference}"]
+    if case == "no_images":
+        (tmp_path / "data" / "val" / "empty_class").mkdir(parents=True)
+        args = BASE + [f"--data_dir={tmp_path / 'data'}", f"--pre_trained={reference}", f"--log_path={tmp_path}"]
+    elif case == "wrong_arch":
+        args = [a.replace("vgg11_bn", "vgg13_bn") for a in args]
+    elif case == "num_classes":
+        args = [a.replace("--num_classes=3", "--num_classes=5") for a in args]
+    elif case == "truncated":
+        bad = tmp_path / "half.ckpt"
+        bad.write_bytes(reference.read_bytes()[:5000])
+        args = eval_args + [f"--pre_trained={bad}"]
+    elif case == "missing_ckpt":
+        args = eval_args + [f"--pre_trained={tmp_path / 'nope.ckpt'}"]
+    elif case == "unknown_key":
+        user = tmp_path / "user.yaml"
+        user.write_text("bacth_size: 3\n")
+        args = [f"--config_path={user}"] + eval_args[1:]
+    elif case == "bad_format":
+        script, args = VGG / "export.py", BASE + [f"--ckpt_file={reference}", "--file_format=PNG"]
+    result = run_script(script, *args, cwd=tmp_path)
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == code, result.stderr[-1500:]
+    assert len(errors) == 1 and re.search(pattern, errors[0]), result.stderr[-1500:]
+    assert "Traceback" not in result.stderr
+
+
+def _modelarts_worker(device_id, cfg_values, queue):
+    os.environ.update(DEVICE_ID=str(device_id), RANK_SIZE="2", JOB_ID="test-job")
+    from model_zoo.engine import modelarts
+    from model_zoo.engine.config import Config
+
+    cfg = Config(cfg_values)
+    lines = []
+    modelarts.pre_process(cfg, log=lines.append)
+    queue.put((device_id, cfg.data_dir, cfg.ckpt_path, cfg.pre_trained, lines))
+
+
+def test_modelarts_sync_and_unzip_once_with_two_devices(tmp_path):
+    bucket = tmp_path / "obs"
+    (bucket / "data").mkdir(parents=True)
+    with zipfile.ZipFile(bucket / "data" / "ImageNet.zip", "w") as archive:
+        for i in range(12):
+            archive.writestr(f"ImageNet/train/c{i % 2}/img{i}.JPEG", b"x" * 10)
+    (bucket / "ckpt").mkdir()
+    (bucket / "ckpt" / "start.ckpt").write_bytes(b"weights")
+    values = dict(enable_modelarts=True, data_url=str(bucket / "data"), checkpoint_url=str(bucket / "ckpt"),
+                  train_url=str(bucket / "out"), data_path=str(tmp_path / "cache" / "data"),
+                  load_path=str(tmp_path / "cache" / "ckpt"), output_path=str(tmp_path / "cache" / "train"),
+                  need_modelarts_dataset_unzip=True, modelarts_dataset_unzip_name="ImageNet",
+                  ckpt_path="outputs/", log_path="outputs/", pre_trained="start.ckpt", file_name="vgg19")
+    queue = multiprocessing.get_context("spawn").Queue()
+    procs = [multiprocessing.get_context("spawn").Process(target=_modelarts_worker, args=(d, values, queue))
+             for d in (1, 0)]
+    for proc in procs:
+        proc.start()
+    results = dict((r[0], r[1:]) for r in (queue.get(timeout=120) for _ in procs))
+    for proc in procs:
+        proc.join(timeout=60)
+    extracted = tmp_path / "cache" / "data" / "ImageNet"
+    assert len(list(extracted.rglob("*.JPEG"))) == 12
+    assert results[0][3][0] == "Extract Start..." and "unzip file num: 12" in results[0][3]
+    assert results[0][3][-1] == "Extract Done."
+    assert results[1][3] == []                                  # device 1 waited, did not extract
+    for data_dir, ckpt_path, pre_trained, _ in results.values():
+        assert data_dir == str(extracted)
+        assert ckpt_path == str(tmp_path / "cache" / "train" / "outputs")
+        assert Path(pre_trained).read_bytes() == b"weights"
+    from model_zoo.engine import modelarts
+    from model_zoo.engine.config import Config
+
+    (tmp_path / "cache" / "train" / "result.txt").write_text("done")
+    os.environ.update(DEVICE_ID="0", RANK_SIZE="2")
+    modelarts.post_process(Config(values))
+    assert (bucket / "out" / "result.txt").read_text() == "done"
