@@ -12,7 +12,7 @@ from pathlib import Path
 from model_zoo.engine.errors import CheckpointError
 
 # keys that belong to the optimizer / training state, never to the network
-TRAIN_STATE_PREFIXES = ("moments.", "moment1.", "moment2.", "mean_square.", "mean_grad.", "accum.", "learning_rate",
+TRAIN_STATE_PREFIXES = ("moments.", "moment.", "moment1.", "moment2.", "mean_square.", "mean_grad.", "accum.", "learning_rate",
                         "global_step", "beta1_power", "beta2_power", "momentum", "epoch_num", "step_num",
                         "loss_scale", "scale_sense", "current_iterator_step", "last_overflow_iterator_step",
                         "zoo_")
@@ -68,8 +68,9 @@ def load_into(net, path_or_dict, what="checkpoint"):
     import mindspore as ms
 
     params = read(path_or_dict) if isinstance(path_or_dict, (str, Path)) else path_or_dict
-    params = network_params(params)
     own = {p.name: p for p in net.get_parameters()}
+    # '<state>.<param>' entries are optimizer slots of a network parameter (any optimizer), not network weights
+    params = {k: v for k, v in network_params(params).items() if k in own or k.split(".", 1)[-1] not in own}
     missing = [n for n in own if n not in params]
     unexpected = [n for n in params if n not in own]
     label = f"{what} {path_or_dict}" if isinstance(path_or_dict, (str, Path)) else what

@@ -37,7 +37,7 @@ def export_task(recipe, cfg):
     backend.check_export_format(cfg.file_format)
     backend.setup_context(cfg.mode, cfg.device_id)
     if not cfg.ckpt_file:
-        raise ConfigError("export needs weights: pass --ckpt_file PATH.ckpt")
+        raise ConfigError(f"export needs weights: pass {cfg.flag('ckpt_file')} PATH.ckpt")
     params = ckpt_io.read(cfg.ckpt_file)
     height, width = parse_image_size(cfg.image_size)
     batch = int(cfg.batch_size)
@@ -45,8 +45,9 @@ def export_task(recipe, cfg):
                             (max(batch, 1), 3, height, width), backend, float(cfg.export_tolerance),
                             dynamic_batch=batch <= 0)
     diff = result["max_abs_diff"]
+    check = "not checked" if diff is None else f"{diff:.3g} (max |output| {result['output_scale']:.3g})"
     print(f"exported {result['file']} ({result['format']}, input {max(batch, 1)}x3x{height}x{width}); "
-          f"max abs diff vs network: {'not checked' if diff is None else f'{diff:.3g}'}")
+          f"max abs diff vs network: {check}")
     return result
 
 

@@ -34,6 +34,11 @@ class Config(dict):
     def __setattr__(self, key, value):
         self[key] = value
 
+    def flag(self, key):
+        """How a user spells ``key`` on the command line for this recipe: '--checkpoint_path' or '--pre_trained'."""
+        names = [alias for alias, canon in getattr(self, "aliases", {}).items() if canon == key]
+        return " / ".join(f"--{name}" for name in names + [key])
+
     def to_yaml(self):
         return yaml.safe_dump(dict(self), sort_keys=True, default_flow_style=False)
 
@@ -216,6 +221,7 @@ def load_config(schema, argv=None, default_config_path=None, prog="train.py", de
     cfg.update(positional_values)
     cfg["config_path"] = str(config_path) if config_path else ""
     object.__setattr__(cfg, "sources", sources)
+    object.__setattr__(cfg, "aliases", dict(schema.aliases))
     return cfg
 
 

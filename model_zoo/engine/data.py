@@ -147,9 +147,12 @@ class _BytesSource:
 
 
 def workers(requested):
+    """Map workers: the requested number, capped at the cores this process may use (MindSpore refuses more);
+    0 = all of them."""
     from model_zoo.engine.cpu_env import usable_cores
 
-    return int(requested) if requested and int(requested) > 0 else usable_cores()
+    cores = usable_cores()
+    return min(int(requested), cores) if requested and int(requested) > 0 else cores
 
 
 def image_pipeline(index, operations, batch_size, training, rank=0, group_size=1, num_workers=0,

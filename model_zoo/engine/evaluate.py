@@ -65,20 +65,23 @@ def network_predictor(net):
 
 def evaluate(recipe, cfg):
     """Evaluate ``cfg.pre_trained`` (a checkpoint, or every checkpoint of a folder, newest first)."""
+    if not cfg.pre_trained:
+        from model_zoo.engine.errors import ConfigError
+
+        raise ConfigError(f"eval needs weights: pass {cfg.flag('pre_trained')} (a checkpoint file or a folder of them)")
     ctx = runtime.setup(cfg, "eval", output_root_key="log_path")
     logger = ctx.logger
     batch_size = int(cfg.eval_batch_size or cfg.batch_size)
     results = []
-    for path in ckpt_io.checkpoints_in(cfg.pre_trained) if cfg.pre_trained else [None]:
+    for path in ckpt_io.checkpoints_in(cfg.pre_trained):
         dataset = recipe.dataset(cfg, False, ctx.rank, ctx.group_size)
         net = recipe.network(cfg, "test")
-        if path is not None:
-            ckpt_io.load_into(net, path)
-            logger.info(f"load model {path} success")
+        ckpt_io.load_into(net, path)
+        logger.info(f"load model {path} success")
         local = count_topk(network_predictor(net), dataset, batch_size)
         counts = all_reduce_counts(local, ctx.group_size)
         counts["fps"] = counts["tot"] / max(local["seconds"], 1e-9)
-        counts["checkpoint"] = str(path) if path else ""
+        counts["checkpoint"] = str(path)
         for line in recipe.eval_lines(cfg, dict(counts, local=local)):
             logger.info(line)
         results.append(counts)

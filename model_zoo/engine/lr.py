@@ -65,3 +65,19 @@ def warmup_cosine_per_step(steps_per_epoch, total_epochs, lr_init, lr_end, lr_ma
         else:
             out.append((lr_max - lr_end) * 0.5 * (1.0 + math.cos(math.pi * (i - warmup) / decay)) + lr_end)
     return np.asarray(out[steps_per_epoch * (start_epoch - 1):], dtype=np.float32)
+
+
+def by_name(cfg, steps_per_epoch, allowed=("step", "exponential", "cosine_annealing")):
+    """The upstream ``lr_scheduler`` switch (VGG19 and DenseNet share the formulas)."""
+    from model_zoo.engine.config import parse_int_list
+    from model_zoo.engine.errors import ConfigError
+
+    name = cfg.lr_scheduler
+    if name not in allowed:
+        raise ConfigError(f"unknown lr_scheduler {name!r}; choose {', '.join(allowed)}")
+    if name == "step":
+        return poly_step(cfg.lr_init, cfg.lr_max, steps_per_epoch, cfg.max_epoch, cfg.warmup_epochs)
+    if name == "exponential":
+        return multistep(cfg.lr, steps_per_epoch, cfg.max_epoch, parse_int_list(cfg.lr_epochs), cfg.lr_gamma,
+                         cfg.warmup_epochs)
+    return cosine_annealing(cfg.lr, steps_per_epoch, cfg.max_epoch, cfg.T_max, cfg.eta_min, cfg.warmup_epochs)

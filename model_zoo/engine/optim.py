@@ -24,3 +24,10 @@ def rmsprop(net, lr, decay, momentum_value, epsilon, weight_decay, loss_scale=1.
     return nn.RMSProp(param_groups(net, weight_decay), learning_rate=lr, decay=float(decay),
                       momentum=float(momentum_value), epsilon=float(epsilon), weight_decay=float(weight_decay),
                       loss_scale=float(loss_scale))
+
+
+def momentum_recipe(cfg, net, lr):
+    """Momentum(cfg.momentum) over the per-step ``lr`` array with cfg.weight_decay and cfg.loss_scale."""
+    from mindspore import Tensor
+
+    return momentum(net, Tensor(lr), cfg.momentum, cfg.weight_decay, cfg.loss_scale)

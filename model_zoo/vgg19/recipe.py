@@ -48,12 +48,6 @@ def network(cfg, phase):
     return initialize(net, cfg.initialize_mode)
 
 
-def optimizer(cfg, net, lr):
-    from mindspore import Tensor
-
-    return optim.momentum(net, Tensor(lr), cfg.momentum, cfg.weight_decay, cfg.loss_scale)
-
-
 def epoch_lines(cfg, s):
     return [f"epoch: {s['epoch']} step: {s['steps']}, loss is {s['loss']:.6f}",
             f"epoch time: {s['epoch_time_ms']:.3f} ms, per step time: {s['per_step_ms']:.3f} ms, "
@@ -75,7 +69,7 @@ def eval_lines(cfg, c):
 
 RECIPE = register_recipe(Recipe(
     name="vgg19", folder=FOLDER, default_config="cifar10_config.yaml", network=network, dataset=create_dataset,
-    lr=get_lr, loss=get_loss, optimizer=optimizer, epoch_lines=epoch_lines, eval_lines=eval_lines,
+    lr=get_lr, loss=get_loss, optimizer=optim.momentum_recipe, epoch_lines=epoch_lines, eval_lines=eval_lines,
     aliases={"model_version": "arch"}, prepare=prepare,
     description="VGG 11/13/16/19 (+BN), paper configurations A-LRN and C"))
 

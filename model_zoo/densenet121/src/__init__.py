@@ -1,0 +1,1 @@
+"""DenseNet model-owned modules: network definition and init."""

@@ -1,0 +1,1 @@
+"""InceptionV4 model-owned modules: network definition and init."""

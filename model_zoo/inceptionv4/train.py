@@ -1,0 +1,6 @@
+"""InceptionV4 train entry point, as upstream: `python train.py --config_path=default_config_cpu.yaml [--key=value ...]`."""
+import model_zoo  # noqa: F401  (fast CPU settings before MindSpore loads)
+from model_zoo.engine.cli import script_main
+
+if __name__ == "__main__":
+    script_main("train", "inceptionv4")

@@ -1,0 +1,90 @@
+"""DenseNet and InceptionV4 end to end through their upstream command lines and checkpoint names."""
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_script
+
+CASES = {
+    "densenet121": dict(
+        train=["--image_size=32,32", "--num_classes=3", "--per_batch_size=4", "--max_epoch=1", "--lr=0.001",
+               "--device_target=CPU"],
+        data_flag="--train_data_dir", eval_data_flag="--eval_data_dir", out_flag="--save_ckpt_path",
+        ckpt_glob="0-1_6.ckpt", ckpt_flag="--ckpt_files", export_ckpt_flag="--ckpt_files",
+        export=["--image_size=32,32", "--num_classes=3", "--batch_size=2", "--device_target=CPU"],
+        epoch_line=r"^epoch\[0\], iter\[5\], loss:[\d.]+, epoch_time:[\d.]+ ms, per_step_time:[\d.]+ ms, "
+                   r"mean_fps:[\d.]+ imgs/sec$",
+        eval_line=r"after allreduce eval: top1_correct=(\d+), tot=(\d+), acc=[\d.]+%"),
+    "inceptionv4": dict(
+        train=["--config_path=default_config_cpu.yaml", "--image_size=75,75", "--num_classes=3", "--batch_size=4",
+               "--epoch_size=1", "--lr_max=0.001", "--head=reference"],
+        data_flag="--dataset_path", eval_data_flag="--dataset_path", out_flag="--ckpt_path",
+        ckpt_glob="ckpts_rank_0/inceptionV4-train-rank0-1_6.ckpt", ckpt_flag="--checkpoint_path",
+        export_ckpt_flag="--ckpt_file",
+        export=["--config_path=default_config_cpu.yaml", "--width=75", "--height=75", "--num_classes=3",
+                "--head=reference", "--batch_size=2"],
+        epoch_line=r"^epoch: 1 step: 6, loss is [\d.]+$",
+        eval_line=r"metric:  \{'Loss': [\d.]+, 'Top1-Acc': [\d.]+, 'Top5-Acc': [\d.]+\}"),
+}
+
+
+@pytest.fixture(scope="module", params=sorted(CASES))
+def trained(request, tiny_folder, tmp_path_factory):
+    name = request.param
+    case = CASES[name]
+    folder = ROOT / "model_zoo" / name
+    out = tmp_path_factory.mktemp(f"{name}_run")
+    result = run_script(folder / "train.py", *case["train"], f"{case['data_flag']}={tiny_folder}",
+                        f"{case['out_flag']}={out}", cwd=folder)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return name, case, folder, out, result
+
+
+def test_upstream_checkpoint_name_and_epoch_line(trained):
+    name, case, _, out, result = trained
+    assert (Path(out) / case["ckpt_glob"]).is_file(), sorted(str(p) for p in Path(out).rglob("*.ckpt"))
+    assert re.search(case["epoch_line"], result.stdout, re.M), result.stdout[-1500:]
+
+
+def test_eval_line_counts_every_image(trained, tiny_folder, tmp_path):
+    name, case, folder, out, _ = trained
+    args = [a for a in case["train"] if not a.startswith(("--max_epoch", "--epoch_size", "--lr"))]
+    result = run_script(folder / "eval.py", *args, f"{case['eval_data_flag']}={tiny_folder}",
+                        f"{case['ckpt_flag']}={Path(out) / case['ckpt_glob']}", f"--log_path={tmp_path}", cwd=folder)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert re.search(case["eval_line"], result.stdout), result.stdout[-1500:]
+    if name == "densenet121":
+        assert re.search(case["eval_line"], result.stdout).group(2) == "9"
+    else:
+        assert "tot=9)" in result.stdout
+
+
+def test_export_mindir_and_onnx_match_the_network(trained, tmp_path):
+    import mindspore as ms
+    import onnxruntime as ort
+
+    from model_zoo.engine import checkpoint as ckpt_io
+    from model_zoo.engine.registry import create_model
+
+    name, case, folder, out, _ = trained
+    checkpoint = Path(out) / case["ckpt_glob"]
+    for fmt in ("MINDIR", "ONNX"):
+        result = run_script(folder / "export.py", *case["export"], f"{case['export_ckpt_flag']}={checkpoint}",
+                            f"--file_format={fmt}", f"--file_name={tmp_path / name}", cwd=folder)
+        assert result.returncode == 0, result.stderr[-2000:]
+    size = 32 if name == "densenet121" else 75
+    net = (create_model("densenet121", num_classes=3) if name == "densenet121"
+           else create_model("inception_v4", num_classes=3, head="reference"))
+    ckpt_io.load_into(net, checkpoint)
+    net.set_train(False)
+    x = np.random.default_rng(5).standard_normal((2, 3, size, size)).astype(np.float32)
+    expected = net(ms.Tensor(x)).asnumpy()
+    # float32 kernels differ between MindSpore and onnxruntime: the bound is 1e-4 on logits of size <= 1 and
+    # scales with larger ones (a 1-epoch model on 24 noise images has logits in the hundreds)
+    bound = 1e-4 * max(1.0, float(np.abs(expected).max()))
+    session = ort.InferenceSession(str(tmp_path / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+    assert np.abs(session.run(None, {session.get_inputs()[0].name: x})[0] - expected).max() < bound
+    graph = ms.nn.GraphCell(ms.load(str(tmp_path / f"{name}.mindir")))
+    assert np.abs(graph(ms.Tensor(x)).asnumpy() - expected).max() < 1e-4 * bound
