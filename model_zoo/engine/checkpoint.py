@@ -138,3 +138,29 @@ class CheckpointKeeper:
             old = self.written.pop(0)
             if old.exists() and old != self.written[-1]:
                 old.unlink()
+
+
+def metadata(params_or_path):
+    """The zoo's own entries of a checkpoint (``zoo_*`` strings, JSON-decoded where possible), e.g.
+    ``{'arch': 'vgg16_bn', 'classes': [...], 'preprocess': {...}}``."""
+    import json
+
+    params = read(params_or_path) if isinstance(params_or_path, (str, Path)) else params_or_path
+    out = {}
+    for key, value in params.items():
+        if key.startswith("zoo_") and isinstance(value, str):
+            try:
+                out[key[4:]] = json.loads(value)
+            except ValueError:
+                out[key[4:]] = value
+    return out
+
+
+def preprocess_meta(cfg, resize_ratio=None):
+    """What a checkpoint's weights expect at inference, from the run's config."""
+    from model_zoo.engine.config import parse_image_size
+
+    return {"dataset": str(cfg.get("dataset", "")), "image_size": list(parse_image_size(cfg.image_size)),
+            "resize_ratio": float(cfg.get("eval_resize_ratio", 0.875) if resize_ratio is None else resize_ratio),
+            "keep_aspect": bool(cfg.get("eval_keep_aspect", False)), "interpolation": "bilinear",
+            "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}  # all three recipes, ImageNet layout

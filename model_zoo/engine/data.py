@@ -175,7 +175,9 @@ def image_pipeline(index, operations, batch_size, training, rank=0, group_size=1
     if training and len(index) // group_size < batch_size:
         raise DataError(f"only {len(index)} training images for batch_size {batch_size} x {group_size} rank(s); "
                         f"lower --batch_size")
-    return dataset.batch(batch_size, drop_remainder=drop)
+    batched = dataset.batch(batch_size, drop_remainder=drop)
+    batched.zoo_classes = list(index.classes)  # class names travel with the checkpoint (predict.py shows them)
+    return batched
 
 
 def cifar10_dirs(data_dir, training):

@@ -105,6 +105,13 @@ class EvalDuringTraining:
         return {"top1": f"{top1:.6f}", "top5": f"{top5:.6f}"}
 
 
+def checkpoint_metadata(recipe, cfg, dataset):
+    """zoo_* entries written into every checkpoint: arch, recipe, class names, inference preprocessing."""
+    classes = getattr(dataset, "zoo_classes", None) or [str(i) for i in range(int(cfg.num_classes))]
+    return {"zoo_arch": str(cfg.arch or recipe.name), "zoo_recipe": recipe.name,
+            "zoo_classes": json.dumps(classes), "zoo_preprocess": json.dumps(ckpt_io.preprocess_meta(cfg))}
+
+
 def train(recipe, cfg):
     """Run a training job.  Returns a summary dict (also written to summary.json)."""
     import mindspore.dataset as ds
@@ -157,7 +164,7 @@ def train(recipe, cfg):
     if saving:
         saver = CheckpointSaver(ckpt_dir, str(cfg.ckpt_prefix).format(**fmt), state, cfg.ckpt_interval,
                                 cfg.ckpt_interval_unit, cfg.keep_checkpoint_max, cfg.recovery_interval,
-                                extra={"zoo_arch": str(cfg.arch or recipe.name)})
+                                extra=checkpoint_metadata(recipe, cfg, first))
         callbacks.append(saver)
     sink = bool(cfg.get("dataset_sink_mode", False)) and ctx.backend.name != "CPU"
     logger.info("start network train...")
