@@ -19,10 +19,11 @@ setup(
         "onnxruntime==1.32.0",
         # the demo builds its data from scikit-learn's bundled handwritten digits
         "scikit-learn>=1.3",
+        # run pictures (curves, confusion matrices); imported lazily, a failure never stops a run
+        "matplotlib>=3.7",
     ],
     extras_require={
         "test": ["pytest>=7"],
-        "plots": ["matplotlib>=3.7"],
     },
     entry_points={"console_scripts": ["model-zoo-demo=model_zoo.engine.demo:main"]},
 )

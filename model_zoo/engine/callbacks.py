@@ -88,6 +88,7 @@ class TrainMonitor(Callback):
         self.csv_path = Path(ctx.output_dir) / "metrics.csv"
         self.eval_hook = eval_hook
         self.history = []
+        self.curves_path = None
         self._seen_in_call = 0
         if ctx.is_main and not self.csv_path.exists():
             with open(self.csv_path, "w", newline="", encoding="utf-8") as handle:
@@ -139,6 +140,18 @@ class TrainMonitor(Callback):
         if self.ctx.is_main:
             with open(self.csv_path, "a", newline="", encoding="utf-8") as handle:
                 csv.DictWriter(handle, CSV_FIELDS).writerow(row)
+            self.draw_curves()
+
+    def draw_curves(self):
+        """Refresh curves.png from metrics.csv; a plotting failure is logged, never fatal."""
+        from model_zoo.engine.plots import plot_curves, read_metrics
+
+        try:
+            self.curves_path = plot_curves({self.cfg.arch or self.recipe.name: read_metrics(self.csv_path)},
+                                           Path(self.ctx.output_dir) / "curves.png")
+        except Exception as exc:  # never let a picture stop training
+            self.ctx.logger.info(f"curves.png not drawn: {exc.__class__.__name__}: {exc}")
+            self.curves_path = None
 
 
 class CheckpointSaver(Callback):

@@ -1,5 +1,8 @@
 """Evaluation: top-1 / top-5 counted over every image exactly once, summed over ranks with a real all-reduce."""
+import csv
+import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -12,14 +15,16 @@ def _log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def count_topk(predict, dataset, batch_size, k=5):
+def count_topk(predict, dataset, batch_size, k=5, num_classes=0):
     """Run ``predict`` (numpy batch -> numpy logits) over ``dataset``.
 
     The last, smaller batch is padded to ``batch_size`` (so a compiled graph keeps one shape) and the padding
-    is dropped from the results.  Returns dict(top1, top5, tot, loss_sum, seconds).
+    is dropped from the results.  Returns dict(top1, top5, tot, loss_sum, seconds) and, with ``num_classes``,
+    ``confusion`` (rows: true class, columns: top-1 prediction).
     """
     top1 = topk = total = 0
     loss_sum = 0.0
+    confusion = np.zeros((num_classes, num_classes), dtype=np.int64) if num_classes else None
     start = time.time()
     for images, labels in dataset.create_tuple_iterator(output_numpy=True, num_epochs=1):
         count = images.shape[0]
@@ -33,7 +38,12 @@ def count_topk(predict, dataset, batch_size, k=5):
         topk += int((ranked == labels[:, None]).any(axis=1).sum())
         loss_sum += float(-_log_softmax(logits)[np.arange(count), labels].sum())
         total += count
-    return {"top1": top1, "top5": topk, "tot": total, "loss_sum": loss_sum, "seconds": time.time() - start}
+        if confusion is not None:
+            np.add.at(confusion, (labels, ranked[:, 0]), 1)
+    result = {"top1": top1, "top5": topk, "tot": total, "loss_sum": loss_sum, "seconds": time.time() - start}
+    if confusion is not None:
+        result["confusion"] = confusion
+    return result
 
 
 def all_reduce_counts(counts, group_size):
@@ -49,7 +59,12 @@ def all_reduce_counts(counts, group_size):
     all_reduce(ints)
     all_reduce(floats)
     top1, top5, tot = (int(v) for v in ints.asnumpy())
-    return dict(counts, top1=top1, top5=top5, tot=tot, loss_sum=float(floats.asnumpy()[0]))
+    out = dict(counts, top1=top1, top5=top5, tot=tot, loss_sum=float(floats.asnumpy()[0]))
+    if "confusion" in counts:
+        matrix = ms.Tensor(counts["confusion"].astype(np.int32))
+        all_reduce(matrix)
+        out["confusion"] = matrix.asnumpy().astype(np.int64)
+    return out
 
 
 def network_predictor(net):
@@ -78,11 +93,80 @@ def evaluate(recipe, cfg):
         net = recipe.network(cfg, "test")
         ckpt_io.load_into(net, path)
         logger.info(f"load model {path} success")
-        local = count_topk(network_predictor(net), dataset, batch_size)
+        classes = class_names(dataset, cfg)
+        local = count_topk(network_predictor(net), dataset, batch_size,
+                           num_classes=len(classes) if cfg.eval_per_class else 0)
         counts = all_reduce_counts(local, ctx.group_size)
         counts["fps"] = counts["tot"] / max(local["seconds"], 1e-9)
         counts["checkpoint"] = str(path)
         for line in recipe.eval_lines(cfg, dict(counts, local=local)):
             logger.info(line)
+        if ctx.is_main:
+            suffix = f"_{Path(path).stem}" if len(results) or Path(cfg.pre_trained).is_dir() else ""
+            if cfg.eval_per_class:
+                for written in write_per_class(counts["confusion"], classes, ctx.output_dir, suffix):
+                    logger.info(f"wrote {written}")
+            if cfg.eval_results_file:
+                logger.info(f"wrote {write_results(counts, cfg.eval_results_file, suffix)}")
         results.append(counts)
     return results
+
+
+CIFAR10_CLASSES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+
+
+def class_names(dataset, cfg):
+    names = getattr(dataset, "zoo_classes", None)
+    if names:
+        return list(names)
+    if cfg.dataset == "cifar10" and int(cfg.num_classes) == 10:
+        return list(CIFAR10_CLASSES)
+    return [str(i) for i in range(int(cfg.num_classes))]
+
+
+def write_per_class(confusion, classes, directory, suffix=""):
+    """per_class<suffix>.csv (class, correct, total, accuracy), confusion_matrix<suffix>.csv and, for up to
+    100 classes, confusion_matrix<suffix>.png."""
+    from model_zoo.engine.plots import plot_confusion
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    per_class = directory / f"per_class{suffix}.csv"
+    with open(per_class, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["class_index", "class_name", "correct", "total", "accuracy"])
+        for i, name in enumerate(classes):
+            total = int(confusion[i].sum())
+            correct = int(confusion[i, i])
+            writer.writerow([i, name, correct, total, f"{correct / total:.6f}" if total else ""])
+    matrix = directory / f"confusion_matrix{suffix}.csv"
+    with open(matrix, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["true\\predicted"] + list(classes))
+        for name, row in zip(classes, confusion):
+            writer.writerow([name] + [int(v) for v in row])
+    written = [per_class, matrix]
+    picture = plot_confusion(confusion, classes, directory / f"confusion_matrix{suffix}.png")
+    if picture:
+        written.append(picture)
+    return written
+
+
+def write_results(counts, target, suffix=""):
+    """The printed counts as JSON (or CSV when the name ends in .csv)."""
+    target = Path(target)
+    if suffix:
+        target = target.with_name(target.stem + suffix + target.suffix)
+    tot = max(counts["tot"], 1)
+    record = {"checkpoint": counts["checkpoint"], "top1_correct": counts["top1"], "top5_correct": counts["top5"],
+              "tot": counts["tot"], "top1_acc": counts["top1"] / tot, "top5_acc": counts["top5"] / tot,
+              "loss": counts["loss_sum"] / tot, "imgs_per_sec": counts["fps"]}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.suffix.lower() == ".csv":
+        with open(target, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, list(record))
+            writer.writeheader()
+            writer.writerow(record)
+    else:
+        target.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    return target

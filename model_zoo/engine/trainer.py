@@ -112,6 +112,43 @@ def checkpoint_metadata(recipe, cfg, dataset):
             "zoo_classes": json.dumps(classes), "zoo_preprocess": json.dumps(ckpt_io.preprocess_meta(cfg))}
 
 
+def _versions():
+    import platform
+
+    import mindspore
+
+    import model_zoo
+
+    return {"python": platform.python_version(), "mindspore": mindspore.__version__, "numpy": np.__version__,
+            "model_zoo": model_zoo.__version__, "cpu_env": model_zoo.CPU_ENV_SUMMARY}
+
+
+def run_summary(recipe, cfg, ctx, monitor, saver, eval_hook, steps_per_epoch, wall, resume_path):
+    """summary.json: config, device, versions, last/best accuracy, images/s, wall time, checkpoints."""
+    last = monitor.history[-1] if monitor.history else {}
+    evaluated = [row for row in monitor.history if row.get("top1") not in ("", None)]
+
+    def number(row, key):
+        return float(row[key]) if row and row.get(key) not in ("", None) else None
+
+    return {
+        "model": recipe.name, "arch": str(cfg.arch or recipe.name), "device": ctx.backend.name,
+        "ranks": ctx.group_size, "epochs": int(cfg.max_epoch), "epochs_run": len(monitor.history),
+        "steps_per_epoch": steps_per_epoch, "resumed_from": str(resume_path) if resume_path else None,
+        "wall_time_s": round(wall, 3), "output_dir": str(ctx.output_dir),
+        "checkpoints": [str(p) for p in (saver.saved if saver else [])],
+        "best_checkpoint": str(eval_hook.best_path) if eval_hook and eval_hook.best >= 0 and eval_hook.best_path
+        else None,
+        "last_loss": number(last, "loss"), "imgs_per_sec": number(last, "imgs_per_sec"),
+        "last_top1": number(evaluated[-1], "top1") if evaluated else None,
+        "last_top5": number(evaluated[-1], "top5") if evaluated else None,
+        "best_top1": max(float(r["top1"]) for r in evaluated) if evaluated else None,
+        "metrics_csv": str(monitor.csv_path), "curves_png": str(monitor.curves_path) if monitor.curves_path else None,
+        "versions": _versions(),
+        "config": {k: v for k, v in cfg.items() if isinstance(v, (str, int, float, bool, type(None)))},
+    }
+
+
 def train(recipe, cfg):
     """Run a training job.  Returns a summary dict (also written to summary.json)."""
     import mindspore.dataset as ds
@@ -177,16 +214,7 @@ def train(recipe, cfg):
             break
     wall = time.time() - start
     logger.info("end network train...")
-    summary = {
-        "model": recipe.name, "arch": str(cfg.arch or recipe.name), "device": ctx.backend.name,
-        "ranks": ctx.group_size, "epochs": int(cfg.max_epoch), "steps_per_epoch": steps_per_epoch,
-        "resumed_from": str(resume_path) if resume_path else None,
-        "wall_time_s": round(wall, 3), "output_dir": str(ctx.output_dir),
-        "checkpoints": [str(p) for p in (saver.saved if saver else [])],
-        "last_loss": float(monitor.history[-1]["loss"]) if monitor.history else None,
-        "imgs_per_sec": float(monitor.history[-1]["imgs_per_sec"]) if monitor.history else None,
-        "best_top1": (eval_hook.best if eval_hook and eval_hook.best >= 0 else None),
-    }
+    summary = run_summary(recipe, cfg, ctx, monitor, saver, eval_hook, steps_per_epoch, wall, resume_path)
     if ctx.is_main:
         target = Path(ctx.output_dir) / "summary.json"
         target.write_text(json.dumps(summary, indent=2), encoding="utf-8")

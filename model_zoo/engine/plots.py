@@ -1,0 +1,84 @@
+"""Pictures of a run (headless matplotlib).  Plotting is optional: a missing or failing matplotlib never stops
+training or evaluation; the functions return None and say why."""
+import csv
+from pathlib import Path
+
+
+def _pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+
+        return plt
+    except Exception:  # matplotlib absent or broken: plots are skipped
+        return None
+
+
+def read_metrics(path):
+    """Rows of a run's metrics.csv as dicts of floats (empty cells -> None)."""
+    rows = []
+    with open(path, newline="", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            rows.append({k: (float(v) if v not in ("", None) else None) for k, v in row.items()})
+    return rows
+
+
+def plot_curves(runs, path):
+    """Train loss, lr and (when evaluated) val top-1/top-5 error per epoch.  ``runs``: {label: metrics rows}."""
+    plt = _pyplot()
+    if plt is None:
+        return None
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    for label, rows in runs.items():
+        epochs = [r["epoch"] for r in rows]
+        axes[0].plot(epochs, [r["mean_loss"] for r in rows], marker="o", label=label)
+        axes[1].plot(epochs, [r["lr"] for r in rows], marker=".", label=label)
+        evaluated = [r for r in rows if r.get("top1") is not None]
+        if evaluated:
+            axes[2].plot([r["epoch"] for r in evaluated], [100 * (1 - r["top1"]) for r in evaluated], marker="o",
+                         label=f"{label} top-1")
+            axes[2].plot([r["epoch"] for r in evaluated], [100 * (1 - r["top5"]) for r in evaluated], marker="x",
+                         linestyle="--", label=f"{label} top-5")
+    for axis, title, ylabel in zip(axes, ("train loss (epoch mean)", "learning rate", "val error"),
+                                   ("loss", "lr", "error %")):
+        axis.set_title(title)
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(ylabel)
+        axis.grid(alpha=0.3)
+        if axis.lines:
+            axis.legend(fontsize=8)
+    fig.tight_layout()
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=90)
+    plt.close(fig)
+    tmp.replace(path)
+    return path
+
+
+def plot_confusion(matrix, classes, path):
+    """Confusion matrix (rows: true class, columns: predicted) with class names; up to 100 classes."""
+    plt = _pyplot()
+    if plt is None or len(classes) > 100:
+        return None
+    size = max(4.0, 0.35 * len(classes) + 2)
+    fig, axis = plt.subplots(figsize=(size, size))
+    image = axis.imshow(matrix, cmap="Blues")
+    axis.set_xticks(range(len(classes)))
+    axis.set_yticks(range(len(classes)))
+    axis.set_xticklabels(classes, rotation=90, fontsize=7)
+    axis.set_yticklabels(classes, fontsize=7)
+    axis.set_xlabel("predicted")
+    axis.set_ylabel("true")
+    if len(classes) <= 20:
+        for i in range(len(classes)):
+            for j in range(len(classes)):
+                if matrix[i][j]:
+                    axis.text(j, i, str(int(matrix[i][j])), ha="center", va="center", fontsize=7)
+    fig.colorbar(image, ax=axis, fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return Path(path)

@@ -1,0 +1,67 @@
+"""Compare training runs: ``python -m model_zoo.report RUN_DIR [RUN_DIR ...] [--out curves.png]``.
+
+Prints one row per run (model, arch, device, epochs, last loss, last/best top-1, images/s, wall time) from each
+run's summary.json and metrics.csv, and draws all runs' curves on one PNG.
+"""
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from model_zoo.engine.plots import plot_curves, read_metrics
+
+COLUMNS = ("run", "arch", "device", "epochs", "last_loss", "last_top1", "best_top1", "imgs_per_sec", "wall_time_s")
+
+
+def load_run(run_dir):
+    run_dir = Path(run_dir)
+    summary_path, metrics_path = run_dir / "summary.json", run_dir / "metrics.csv"
+    if not metrics_path.is_file():
+        raise FileNotFoundError(f"{run_dir} has no metrics.csv; pass a training output folder")
+    summary = json.loads(summary_path.read_text()) if summary_path.is_file() else {}
+    return summary, read_metrics(metrics_path)
+
+
+def _fmt(value):
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def table(runs):
+    rows = []
+    for name, (summary, metrics) in runs.items():
+        last = metrics[-1] if metrics else {}
+        rows.append([name, summary.get("arch"), summary.get("device"), summary.get("epochs_run", len(metrics)),
+                     last.get("loss"), summary.get("last_top1"), summary.get("best_top1"),
+                     summary.get("imgs_per_sec", last.get("imgs_per_sec")), summary.get("wall_time_s")])
+    cells = [list(COLUMNS)] + [[_fmt(v) for v in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(COLUMNS))]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m model_zoo.report", description=__doc__.splitlines()[0])
+    parser.add_argument("runs", nargs="+", help="training output folders (holding metrics.csv, summary.json)")
+    parser.add_argument("--out", default="runs_curves.png", help="PNG with every run's curves")
+    args = parser.parse_args(argv)
+    runs = {}
+    try:
+        for run_dir in args.runs:
+            name = Path(run_dir).resolve().name
+            while name in runs:
+                name += "'"
+            runs[name] = load_run(run_dir)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(table(runs))
+    picture = plot_curves({name: metrics for name, (_, metrics) in runs.items()}, args.out)
+    print(f"curves: {picture}" if picture else "curves: not drawn (matplotlib unavailable)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""What a run leaves behind: metrics.csv, curves.png, summary.json; per-class eval files; the report command."""
+import csv
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, run_script
+
+VGG = ROOT / "model_zoo" / "vgg19"
+BASE = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=3",
+        "--device_target=CPU", "--batch_size=4", "--lr=0.01", "--has_dropout=False"]
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def two_runs(tiny_folder, tmp_path_factory):
+    runs = []
+    for epochs in (2, 1):
+        out = tmp_path_factory.mktemp(f"run{epochs}")
+        result = run_script(VGG / "train.py", *BASE, f"--data_dir={tiny_folder}", f"--max_epoch={epochs}",
+                            "--run_eval", f"--ckpt_path={out}", cwd=VGG)
+        assert result.returncode == 0, result.stderr[-2000:]
+        runs.append((next(Path(out).iterdir()), result.stdout))
+    return runs
+
+
+def test_run_folder_has_csv_png_and_summary_matching_the_log(two_runs):
+    run_dir, log = two_runs[0]
+    rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
+    assert [r["epoch"] for r in rows] == ["1", "2"] and all(r["top1"] and r["top5"] for r in rows)
+    picture = (run_dir / "curves.png").read_bytes()
+    assert picture.startswith(PNG_MAGIC) and len(picture) > 5000
+    summary = json.loads((run_dir / "summary.json").read_text())
+    last_loss = float(re.findall(r"epoch: 2 step: 6, loss is ([\d.]+)", log)[-1])
+    assert summary["last_loss"] == pytest.approx(last_loss, abs=1e-6)
+    throughput = float(re.findall(r"throughput: ([\d.]+) imgs/sec", log)[-1])
+    assert summary["imgs_per_sec"] == pytest.approx(throughput, abs=0.01)
+    top1s = [float(v) for v in re.findall(r"top1 accuracy ([\d.]+)", log)]
+    assert summary["last_top1"] == pytest.approx(top1s[-1], abs=1e-4)
+    assert summary["best_top1"] == pytest.approx(max(top1s), abs=1e-4)
+    assert summary["versions"]["mindspore"] == "2.10.0" and summary["device"] == "CPU"
+    assert summary["config"]["arch"] == "vgg11_bn" and summary["epochs_run"] == 2
+    assert all(Path(p).is_file() for p in summary["checkpoints"])
+
+
+def test_eval_per_class_files_sum_to_the_printed_counts(two_runs, tiny_folder, tmp_path):
+    run_dir, _ = two_runs[0]
+    checkpoint = next(run_dir.glob("ckpt_0/0-2_6.ckpt"))
+    results = tmp_path / "results.json"
+    result = run_script(VGG / "eval.py", *BASE, f"--data_dir={tiny_folder}", f"--pre_trained={checkpoint}",
+                        "--eval_per_class", f"--eval_results_file={results}", f"--log_path={tmp_path}", cwd=VGG)
+    assert result.returncode == 0, result.stderr[-2000:]
+    top1 = int(re.search(r"top1_correct=(\d+), tot=9", result.stdout).group(1))
+    eval_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
+    per_class = list(csv.DictReader(open(eval_dir / "per_class.csv")))
+    assert [r["class_name"] for r in per_class] == ["class_00", "class_01", "class_02"]
+    assert sum(int(r["correct"]) for r in per_class) == top1
+    assert sum(int(r["total"]) for r in per_class) == 9
+    matrix = list(csv.reader(open(eval_dir / "confusion_matrix.csv")))
+    assert sum(int(matrix[i + 1][i + 1]) for i in range(3)) == top1
+    assert (eval_dir / "confusion_matrix.png").read_bytes().startswith(PNG_MAGIC)
+    record = json.loads(results.read_text())
+    assert record["top1_correct"] == top1 and record["tot"] == 9
+
+
+def test_report_prints_both_runs_and_draws_them(two_runs, tmp_path):
+    out = tmp_path / "both.png"
+    result = run_script(ROOT / "model_zoo" / "report.py", *(str(r) for r, _ in two_runs), f"--out={out}")
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = result.stdout.splitlines()
+    assert lines[0].split()[:3] == ["run", "arch", "device"]
+    for run_dir, _ in two_runs:
+        assert any(line.startswith(run_dir.name) and "vgg11_bn" in line for line in lines)
+    assert out.read_bytes().startswith(PNG_MAGIC)
+    bad = run_script(ROOT / "model_zoo" / "report.py", str(tmp_path))
+    assert bad.returncode == 2 and "has no metrics.csv" in bad.stderr
