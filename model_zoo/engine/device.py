@@ -26,6 +26,11 @@ class DeviceBackend:
         export_formats: formats ``mindspore.export`` can write with this backend.
         priority: ``--device_target auto`` picks the available backend with the highest priority.
         rank_env: environment variables carrying (rank, world size, local device id) under its launchers.
+        extra_env: environment every process of a job on it needs (set by the launcher, and by setup()).
+        default_nproc: processes per node the distributed launchers start when not told.
+        visible_devices_env: variable restricting the devices a process sees ('' = no such selection).
+        mpirun_init: MindSpore's init() takes the ranks from OpenMPI here; if False (CPU), mpirun only spawns the
+            processes and the launcher gives each MindSpore's dynamic-cluster variables plus one scheduler.
     """
 
     name: str
@@ -38,6 +43,9 @@ class DeviceBackend:
     priority: int
     rank_env: tuple = ("RANK_ID", "RANK_SIZE", "DEVICE_ID")
     extra_env: dict = field(default_factory=dict)
+    default_nproc: int = 8
+    visible_devices_env: str = ""
+    mpirun_init: bool = True
 
     def is_available(self):
         """(available, reason).  Never raises."""
@@ -116,16 +124,16 @@ BACKENDS = {
     "CPU": DeviceBackend(
         name="CPU", comm_backend="mccl", launchers=("msrun", "mpirun"), amp_default="O0",
         amp_levels=("O0", "O1", "O2", "O3", "auto"), dynamic_loss_scale=False,
-        export_formats=("MINDIR", "ONNX"), priority=0),
+        export_formats=("MINDIR", "ONNX"), priority=0, default_nproc=2, mpirun_init=False),
     "GPU": DeviceBackend(
         name="GPU", comm_backend="nccl", launchers=("mpirun", "msrun"), amp_default="O2",
         amp_levels=("O0", "O1", "O2", "O3", "auto"), dynamic_loss_scale=True,
-        export_formats=("MINDIR", "ONNX"), priority=1),
+        export_formats=("MINDIR", "ONNX"), priority=1, visible_devices_env="CUDA_VISIBLE_DEVICES"),
     "Ascend": DeviceBackend(
         name="Ascend", comm_backend="hccl", launchers=("rank_table", "msrun"), amp_default="O3",
         amp_levels=("O0", "O1", "O2", "O3", "auto"), dynamic_loss_scale=True,
         export_formats=("MINDIR", "ONNX", "AIR"), priority=2,
-        extra_env={"HCCL_CONNECT_TIMEOUT": "600"}),
+        extra_env={"HCCL_CONNECT_TIMEOUT": "600"}, visible_devices_env="ASCEND_RT_VISIBLE_DEVICES"),
 }
 
 _ALIASES = {name.lower(): name for name in BACKENDS}
