@@ -17,10 +17,18 @@ from model_zoo.engine.demo_data import digits_folder
 from model_zoo.engine.errors import ZooError
 from model_zoo.engine.registry import get_recipe
 
-# Per-recipe demo settings: (image size, extra flags).  Each recipe's own YAML supplies everything else.
+# Per-recipe demo settings: (image size, default epochs, extra flags).  Each recipe's own YAML supplies the rest.
 DEMOS = {
-    "vgg19": (32, ["--config_path={folder}/imagenet2012_config.yaml", "--arch=vgg11_bn", "--batch_size=32",
-                   "--lr=0.02", "--has_dropout=False", "--label_smooth=0", "--loss_scale=1.0"]),
+    "vgg19": (32, 8, ["--config_path={folder}/imagenet2012_config.yaml", "--arch=vgg11_bn", "--batch_size=32",
+                      "--lr=0.02", "--has_dropout=False", "--label_smooth=0", "--loss_scale=1.0",
+                      "--lr_scheduler=cosine_annealing", "--T_max={epochs}"]),
+    "densenet121": (32, 10, ["--config_path={folder}/densenet121_config.yaml", "--net=densenet121",
+                             "--per_batch_size=32", "--lr=0.02", "--loss_scale=1.0", "--color_jitter=0.0",
+                             "--lr_scheduler=cosine_annealing", "--T_max={epochs}"]),
+    # InceptionV4 at its smallest valid input (75x75), upstream head, upstream warm-up + per-step cosine
+    "inceptionv4": (75, 8, ["--config_path={folder}/default_config_cpu.yaml", "--batch_size=32",
+                            "--lr_init=0.002", "--lr_max=0.02", "--lr_end=0.0002", "--warmup_epochs=1",
+                            "--color_jitter=0.0", "--loss_scale=1.0"]),
 }
 
 
@@ -28,7 +36,7 @@ def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m model_zoo.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="demo_run", help="working folder (data, checkpoints, exports)")
     parser.add_argument("--model", default="vgg19", choices=sorted(DEMOS))
-    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--epochs", type=int, default=0, help="0 = the model's demo default")
     return parser.parse_args(argv)
 
 
@@ -36,16 +44,17 @@ def run(argv=None):
     args = parse_args(argv)
     start = time.time()
     out = Path(args.out).resolve()
-    size, extra = DEMOS[args.model]
+    size, default_epochs, extra = DEMOS[args.model]
+    epochs = args.epochs or default_epochs
     train_count, val_count = digits_folder(out / "digits", size=size)
     print(f"demo data: {train_count} train / {val_count} val handwritten digits at {size}x{size} in {out / 'digits'}")
     folder = get_recipe(args.model).folder
-    common = [flag.format(folder=folder) for flag in extra] + [
+    common = [flag.format(folder=folder, epochs=epochs) for flag in extra] + [
         f"--data_dir={out / 'digits'}", "--dataset=imagenet2012", "--num_classes=10", f"--image_size={size},{size}",
         "--device_target=CPU", "--train_crop_min_scale=0.6", "--hflip=False", "--eval_resize_ratio=1.0"]
     summary = cli.run("train", args.model, common + [
-        f"--max_epoch={args.epochs}", f"--T_max={args.epochs}", f"--ckpt_path={out / 'train'}",
-        f"--ckpt_interval={args.epochs}", "--lr_scheduler=cosine_annealing"])
+        f"--max_epoch={epochs}", f"--ckpt_path={out / 'train'}", f"--ckpt_interval={epochs}",
+        "--ckpt_interval_unit=epoch"])
     checkpoint = summary["checkpoints"][-1]
     results = cli.run("eval", args.model, common + [f"--pre_trained={checkpoint}", f"--log_path={out / 'eval'}"])
     for fmt in ("MINDIR", "ONNX"):
@@ -53,7 +62,7 @@ def run(argv=None):
                                                 f"--file_name={out / 'export' / args.model}", "--batch_size=1"])
     top1 = 100.0 * results[-1]["top1"] / results[-1]["tot"]
     print(f"demo: {summary['arch']} val top-1 = {top1:.2f}% ({results[-1]['top1']}/{results[-1]['tot']}) "
-          f"after {args.epochs} epochs; end-to-end wall time {time.time() - start:.1f} s; outputs in {out}")
+          f"after {epochs} epochs at {size}x{size}; end-to-end wall time {time.time() - start:.1f} s; outputs in {out}")
     return top1
 
 

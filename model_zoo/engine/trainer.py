@@ -15,7 +15,11 @@ from model_zoo.engine import checkpoint as ckpt_io
 from model_zoo.engine import runtime
 from model_zoo.engine.callbacks import CheckpointSaver, StepCounter, TrainMonitor, TrainState
 from model_zoo.engine.config import save_config
-from model_zoo.engine.errors import CheckpointError, DeviceError
+from model_zoo.engine.errors import CheckpointError, DeviceError, ZooError
+
+
+class TrainingDiverged(ZooError):
+    exit_code = 1
 
 
 def loss_scale_manager(cfg, backend):
@@ -211,7 +215,9 @@ def train(recipe, cfg):
         dataset = first if (epoch_index == 0 and not skip) else epoch_dataset(epoch_index, skip)
         model.train(epoch_index + 1, dataset, callbacks=callbacks, dataset_sink_mode=sink, initial_epoch=epoch_index)
         if monitor.history and not np.isfinite(float(monitor.history[-1]["loss"])):
-            break
+            raise TrainingDiverged(f"training diverged: loss became {monitor.history[-1]['loss']} in epoch "
+                                   f"{state.epoch} (step {state.step_in_epoch}); lower --lr or check the data "
+                                   f"(log in {ctx.output_dir})")
     wall = time.time() - start
     logger.info("end network train...")
     summary = run_summary(recipe, cfg, ctx, monitor, saver, eval_hook, steps_per_epoch, wall, resume_path)
