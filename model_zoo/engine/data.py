@@ -290,6 +290,27 @@ def cifar_ops(training, image_size=(32, 32), mean=(0.4914, 0.4822, 0.4465), std=
     return ops
 
 
+def recipe_dataset(cfg, training, rank=0, group_size=1, cifar_mean=(0.4914, 0.4822, 0.4465),
+                   cifar_std=(0.2023, 0.1994, 0.2010), cifar_color_jitter=True):
+    """The pipeline every recipe uses, from its config: CIFAR-10 binaries or an image-folder layout, train or eval
+    transforms.  A model's ``src/dataset.py`` states only what is its own (CIFAR statistics, jitter on CIFAR)."""
+    from model_zoo.engine.config import parse_image_size
+
+    size = parse_image_size(cfg.image_size)
+    batch = int(cfg.batch_size if training else (cfg.eval_batch_size or cfg.batch_size))
+    if cfg.dataset == "cifar10":
+        ops = cifar_ops(training, size, cifar_mean, cifar_std, hflip=cfg.hflip,
+                        color_jitter=cfg.color_jitter if cifar_color_jitter else 0.0)
+        root = cfg.data_dir if training else (cfg.eval_data_dir or cfg.data_dir)
+        return cifar10_pipeline(root, ops, batch, training, rank, group_size, cfg.num_parallel_workers)
+    if training:
+        ops = imagenet_train_ops(size, min_scale=cfg.train_crop_min_scale, hflip=cfg.hflip,
+                                 color_jitter=cfg.color_jitter)
+    else:
+        ops = imagenet_eval_ops(size, resize_ratio=cfg.eval_resize_ratio, keep_aspect=cfg.eval_keep_aspect)
+    return image_pipeline(load_index(cfg, training), ops, batch, training, rank, group_size, cfg.num_parallel_workers)
+
+
 def load_index(cfg, training):
     """The sample index of the configured layout and split (``dataset``: imagenet2012 / imagenet / folder)."""
     from model_zoo.engine import verify
