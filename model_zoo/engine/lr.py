@@ -12,59 +12,43 @@ def _warmup(base_lr, step, warmup_steps, init_lr=0.0):
     return init_lr + (base_lr - init_lr) * (step + 1) / warmup_steps
 
 
+def _piecewise(steps_per_epoch, max_epoch, warmup_epochs, warm, after):
+    """Per-step array: ``warm(i, warmup)`` for the warm-up steps, ``after(i, warmup, total)`` for the rest."""
+    total, warmup = steps_per_epoch * max_epoch, steps_per_epoch * warmup_epochs
+    return np.asarray([warm(i, warmup) if i < warmup else after(i, warmup, total) for i in range(total)],
+                      dtype=np.float32)
+
+
 def multistep(lr, steps_per_epoch, max_epoch, milestones, gamma=0.1, warmup_epochs=0):
     """'exponential' in the upstream YAMLs (VGG warmup_step_lr, DenseNet MultiStepLR): lr *= gamma at each
-    milestone epoch."""
-    total, warmup = steps_per_epoch * max_epoch, steps_per_epoch * warmup_epochs
-    milestone_steps = {int(m) * steps_per_epoch for m in milestones}
-    out, current = [], float(lr)
-    for i in range(total):
-        if i < warmup:
-            out.append(_warmup(lr, i, warmup))
-            continue
-        if i in milestone_steps:
-            current *= gamma
-        out.append(current)
-    return np.asarray(out, dtype=np.float32)
+    milestone epoch reached after the warm-up."""
+    steps = sorted(int(m) * steps_per_epoch for m in milestones)
+    return _piecewise(steps_per_epoch, max_epoch, warmup_epochs, lambda i, w: _warmup(lr, i, w),
+                      lambda i, w, t: lr * gamma ** sum(1 for m in steps if w <= m <= i))
 
 
 def cosine_annealing(lr, steps_per_epoch, max_epoch, T_max, eta_min=0.0, warmup_epochs=0):
     """Upstream 'cosine_annealing': epoch-wise cosine, constant within an epoch, epoch 0 at ``lr``."""
-    total, warmup = steps_per_epoch * max_epoch, steps_per_epoch * warmup_epochs
-    out = []
-    for i in range(total):
-        if i < warmup:
-            out.append(_warmup(lr, i, warmup))
-        else:
-            epoch = i // steps_per_epoch
-            out.append(eta_min + (lr - eta_min) * (1.0 + math.cos(math.pi * epoch / T_max)) / 2.0)
-    return np.asarray(out, dtype=np.float32)
+    return _piecewise(steps_per_epoch, max_epoch, warmup_epochs, lambda i, w: _warmup(lr, i, w),
+                      lambda i, w, t: eta_min + (lr - eta_min) * (1.0 + math.cos(
+                          math.pi * (i // steps_per_epoch) / T_max)) / 2.0)
 
 
 def poly_step(lr_init, lr_max, steps_per_epoch, max_epoch, warmup_epochs=0, global_step=0):
     """Upstream VGG 'step' (``lr_steps``): linear warm-up lr_init -> lr_max, then lr_max * (1 - p)^2."""
-    total, warmup = steps_per_epoch * max_epoch, steps_per_epoch * warmup_epochs
-    out = []
-    for i in range(total):
-        if i < warmup:
-            value = lr_init + (lr_max - lr_init) / warmup * i
-        else:
-            value = max(0.0, lr_max * (1.0 - (i - warmup) / (total - warmup)) ** 2)
-        out.append(value)
-    return np.asarray(out[global_step:], dtype=np.float32)
+    values = _piecewise(steps_per_epoch, max_epoch, warmup_epochs,
+                        lambda i, w: lr_init + (lr_max - lr_init) / w * i,
+                        lambda i, w, t: max(0.0, lr_max * (1.0 - (i - w) / (t - w)) ** 2))
+    return values[global_step:]
 
 
 def warmup_cosine_per_step(steps_per_epoch, total_epochs, lr_init, lr_end, lr_max, warmup_epochs, start_epoch=1):
     """InceptionV4 ``generate_cosine_lr``: linear warm-up lr_init -> lr_max, then per-step cosine to lr_end."""
-    total, warmup = steps_per_epoch * total_epochs, steps_per_epoch * warmup_epochs
-    decay = max(1, total - warmup)
-    out = []
-    for i in range(total):
-        if i < warmup:
-            out.append(lr_init + (lr_max - lr_init) / warmup * (i + 1))
-        else:
-            out.append((lr_max - lr_end) * 0.5 * (1.0 + math.cos(math.pi * (i - warmup) / decay)) + lr_end)
-    return np.asarray(out[steps_per_epoch * (start_epoch - 1):], dtype=np.float32)
+    values = _piecewise(steps_per_epoch, total_epochs, warmup_epochs,
+                        lambda i, w: lr_init + (lr_max - lr_init) / w * (i + 1),
+                        lambda i, w, t: (lr_max - lr_end) * 0.5 * (1.0 + math.cos(math.pi * (i - w) / max(1, t - w)))
+                        + lr_end)
+    return values[steps_per_epoch * (start_epoch - 1):]
 
 
 def by_name(cfg, steps_per_epoch, allowed=("step", "exponential", "cosine_annealing")):
