@@ -15,7 +15,31 @@ def _log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-def count_topk(predict, dataset, batch_size, k=5, num_classes=0):
+class Progress:
+    """Evaluation progress: batches done / total, img/s and ETA (a live line on a terminal, else a log line every
+    ``interval`` batches)."""
+
+    def __init__(self, total_batches, logger=None, interval=100):
+        import sys
+
+        self.total, self.logger, self.interval = max(1, int(total_batches)), logger, max(1, int(interval))
+        self.tty = sys.stderr.isatty()
+        self.start = time.time()
+
+    def __call__(self, done, images):
+        import sys
+
+        elapsed = time.time() - self.start
+        eta = (self.total - done) * elapsed / max(done, 1)
+        line = f"eval batch {done}/{self.total} {images / max(elapsed, 1e-9):.1f} img/s ETA {int(eta) // 60}:{int(eta) % 60:02d}"
+        if self.tty:
+            sys.stderr.write("\r" + line + ("\n" if done >= self.total else ""))
+            sys.stderr.flush()
+        elif self.logger is not None and done % self.interval == 0 and done < self.total:
+            self.logger.info(line)
+
+
+def count_topk(predict, dataset, batch_size, k=5, num_classes=0, progress=None):
     """Run ``predict`` (numpy batch -> numpy logits) over ``dataset``.
 
     The last, smaller batch is padded to ``batch_size`` (so a compiled graph keeps one shape) and the padding
@@ -38,6 +62,8 @@ def count_topk(predict, dataset, batch_size, k=5, num_classes=0):
         topk += int((ranked == labels[:, None]).any(axis=1).sum())
         loss_sum += float(-_log_softmax(logits)[np.arange(count), labels].sum())
         total += count
+        if progress is not None:
+            progress(total // batch_size + (total % batch_size > 0), total)
         if confusion is not None:
             np.add.at(confusion, (labels, ranked[:, 0]), 1)
     result = {"top1": top1, "top5": topk, "tot": total, "loss_sum": loss_sum, "seconds": time.time() - start}
@@ -95,7 +121,8 @@ def evaluate(recipe, cfg):
         logger.info(f"load model {path} success")
         classes = class_names(dataset, cfg)
         local = count_topk(network_predictor(net), dataset, batch_size,
-                           num_classes=len(classes) if cfg.eval_per_class else 0)
+                           num_classes=len(classes) if cfg.eval_per_class else 0,
+                           progress=Progress(dataset.get_dataset_size(), logger, cfg.log_interval))
         counts = all_reduce_counts(local, ctx.group_size)
         counts["fps"] = counts["tot"] / max(local["seconds"], 1e-9)
         counts["checkpoint"] = str(path)
