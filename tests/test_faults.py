@@ -1,4 +1,5 @@
 """Runs that survive faults: kill + resume, checkpoint integrity, bad data, clear errors, ModelArts sync."""
+import json
 import multiprocessing
 import os
 import re
@@ -223,3 +224,27 @@ def test_modelarts_sync_and_unzip_once_with_two_devices(tmp_path):
     os.environ.update(DEVICE_ID="0", RANK_SIZE="2")
     modelarts.post_process(Config(values))
     assert (bucket / "out" / "result.txt").read_text() == "done"
+
+
+def test_file_check_is_cached_and_falls_back_to_the_user_cache(tmp_path, monkeypatch):
+    from model_zoo.engine import verify
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    folder = tmp_path / "data" / "a"
+    folder.mkdir(parents=True)
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / "ok.JPEG")
+    (folder / "bad.JPEG").write_text("nope")
+    paths = sorted(str(p) for p in folder.iterdir())
+    assert [why for _, why in verify.bad_files(paths, tmp_path / "data")] == ["not a decodable image (UnidentifiedImageError)"]
+    assert (tmp_path / "data" / verify.CACHE_NAME).is_file()
+    calls = []
+    monkeypatch.setattr(verify, "check_file", lambda p: calls.append(p))
+    assert len(verify.bad_files(paths, tmp_path / "data")) == 1 and calls == []      # served from the cache
+    (tmp_path / "data" / verify.CACHE_NAME).unlink()
+    monkeypatch.undo()
+    blocker = tmp_path / "not_a_dir"
+    blocker.write_text("a file where the data folder's cache would need a directory")
+    user_cache = tmp_path / "cache" / "index.json"
+    monkeypatch.setattr(verify, "_cache_paths", lambda root: [blocker / "sub" / verify.CACHE_NAME, user_cache])
+    assert len(verify.bad_files(paths, tmp_path / "data")) == 1
+    assert user_cache.is_file() and len(json.loads(user_cache.read_text())) == 2

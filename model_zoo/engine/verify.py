@@ -39,49 +39,74 @@ def check_file(path):
     return None
 
 
-def _cache_path(root):
-    return Path(root) / CACHE_NAME
+def _cache_paths(root):
+    """The index cache inside the data folder, or (read-only data) in the user's cache folder."""
+    import hashlib
+
+    digest = hashlib.sha1(str(Path(root).resolve()).encode()).hexdigest()[:16]
+    home = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "model_zoo" / f"index_{digest}.json"
+    return [Path(root) / CACHE_NAME, home]
 
 
 def _load_cache(root):
-    try:
-        return json.loads(_cache_path(root).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
+    for path in _cache_paths(root):
+        try:
+            return json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue
+    return {}
 
 
 def _save_cache(root, cache):
-    path = _cache_path(root)
-    tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    try:
-        tmp.write_text(json.dumps(cache), encoding="utf-8")
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only data folder just means no cache
+    for path in _cache_paths(root):
+        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            tmp.write_text(json.dumps(cache), encoding="utf-8")
+            os.replace(tmp, path)
+            return path
+        except OSError:
+            continue  # read-only data folder: try the user cache
+    return None
+
+
+def _check_many(paths):
+    """check_file over many paths, on every usable core when there are enough of them to pay off."""
+    from model_zoo.engine.cpu_env import usable_cores
+
+    cores = usable_cores()
+    if len(paths) < 2000 or cores < 2:
+        return [check_file(p) for p in paths]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(cores) as pool:
+        return list(pool.map(check_file, paths, chunksize=256))
 
 
 def bad_files(paths, root):
     """[(path, reason)] for the unusable files among ``paths`` (cached per data folder)."""
     cache = _load_cache(root)
-    changed, bad = False, []
+    bad, todo = [], []
     for path in paths:
         try:
             stat = os.stat(path)
-            key = f"{stat.st_size}:{int(stat.st_mtime_ns)}"
         except OSError:
             bad.append((path, "unreadable"))
             continue
+        key = f"{stat.st_size}:{int(stat.st_mtime_ns)}"
         rel = os.path.relpath(path, root)
         entry = cache.get(rel)
         if entry is None or entry[0] != key:
-            entry = [key, check_file(path)]
-            cache[rel] = entry
-            changed = True
-        if entry[1]:
+            todo.append((path, rel, key))
+        elif entry[1]:
             bad.append((path, entry[1]))
-    if changed:
+    if todo:
+        for (path, rel, key), reason in zip(todo, _check_many([t[0] for t in todo])):
+            cache[rel] = [key, reason]
+            if reason:
+                bad.append((path, reason))
         _save_cache(root, cache)
-    return bad
+    return sorted(bad)
 
 
 def check_index(index, policy="fail"):
