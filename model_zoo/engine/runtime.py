@@ -77,6 +77,7 @@ def setup(cfg, task, output_root_key="ckpt_path", to_file=True):
     output_dir = Path(str(cfg.output_dir_template).format(ckpt_path=root.rstrip("/"), log_path=root.rstrip("/"),
                                                           datetime=stamp, rank=rank, task=task))
     logger = _logger(output_dir, rank, stamp, to_file=to_file)
+    logger.info(sys.modules["model_zoo"].CPU_ENV_SUMMARY)  # CPU setting chosen before MindSpore loaded
     return RunContext(backend, rank, size, device_id, output_dir, logger, stamp)
 
 
