@@ -11,7 +11,7 @@ from model_zoo.engine.docs import flag_rows
 def test_model_readme_lists_every_flag(recipe):
     text = (ROOT / "model_zoo" / recipe / "README.md").read_text()
     missing = [flag for flag, _, _ in flag_rows(recipe) if f"`{flag}`" not in text]
-    assert not missing, f"README of {recipe} lacks {missing[:5]}: regenerate with python -m model_zoo.engine.docs"
+    assert not missing, f"README of {recipe} lacks {missing[:5]}: regenerate with python -m model_zoo.engine.docs --update"
     for heading in ("## What it is", "## Quick start", "## Expected output", "## Upstream published results",
                     "## Differences from upstream", "## All flags"):
         assert heading in text

@@ -1,6 +1,8 @@
 """Flag reference of a recipe, generated from its YAMLs: ``python -m model_zoo.engine.docs vgg19``.
 
-The model READMEs embed this table (a test keeps them in step with the YAMLs)."""
+The model READMEs embed this table between ``<!-- flags:start`` and ``<!-- flags:end -->`` markers;
+``python -m model_zoo.engine.docs --update`` refreshes every recipe's README (a test keeps them in step)."""
+import re
 import sys
 
 from model_zoo.engine.config import ConfigSchema, _is_scalar
@@ -34,5 +36,23 @@ def flags_markdown(recipe_name):
     return "\n".join(lines)
 
 
+def update_readme(recipe_name):
+    """Rewrite the flag table of the recipe's README.md in place; returns the path."""
+    path = get_recipe(recipe_name).folder / "README.md"
+    text = path.read_text(encoding="utf-8")
+    pattern = re.compile(r"(<!-- flags:start[^>]*-->\n).*?(<!-- flags:end -->)", re.S)
+    if not pattern.search(text):
+        raise SystemExit(f"{path} has no flags:start/flags:end markers")
+    path.write_text(pattern.sub(lambda m: m.group(1) + flags_markdown(recipe_name) + "\n" + m.group(2), text),
+                    encoding="utf-8")
+    return path
+
+
 if __name__ == "__main__":
-    print(flags_markdown(sys.argv[1] if len(sys.argv) > 1 else "vgg19"))
+    if sys.argv[1:] == ["--update"]:
+        from model_zoo.engine.registry import list_recipes
+
+        for name in list_recipes():
+            print(f"updated {update_readme(name)}")
+    else:
+        print(flags_markdown(sys.argv[1] if len(sys.argv) > 1 else "vgg19"))
