@@ -57,8 +57,8 @@ def main():
         if union:
             shards = [np.load(p) for p in sorted(dump.glob("batches_rank*.npz"))]
             steps = len(shards[0]["labels"])
-            batches = [(np.concatenate([s["images"][k] for s in shards]), np.concatenate([s["labels"][k] for s in shards]))
-                       for k in range(steps)]
+            batches = [(np.concatenate([s["images"][k] for s in shards]),
+                        np.concatenate([s["labels"][k] for s in shards])) for k in range(steps)]
         else:
             real = recipe.dataset(cfg, training, rank, group_size)
             batches = [(img, lbl) for img, lbl in real.create_tuple_iterator(output_numpy=True, num_epochs=1)]

@@ -37,7 +37,7 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from model_zoo.engine.device import BACKENDS, get_backend
+from model_zoo.engine.device import get_backend
 from model_zoo.engine.errors import DeviceError
 
 ZOO_DIR = Path(__file__).resolve().parents[1]
@@ -73,11 +73,6 @@ class Proc:
     prepare: list = field(default_factory=list)   # human-readable preparation steps (rank-table folders)
     notes: list = field(default_factory=list)     # per-rank environment a launcher sets by itself
     workdir: Path = None                          # rank-table working folder to (re)create
-
-    def shell_line(self):
-        env = " ".join(f"{k}={shlex.quote(str(v))}" for k, v in self.env.items())
-        return f"cd {shlex.quote(str(self.cwd))} && {'env ' + env + ' ' if env else ''}{shlex.join(self.argv)}" \
-               f" > {shlex.quote(str(self.log))} 2>&1"
 
 
 @dataclass
