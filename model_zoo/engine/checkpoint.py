@@ -159,8 +159,10 @@ def metadata(params_or_path):
 def preprocess_meta(cfg, resize_ratio=None):
     """What a checkpoint's weights expect at inference, from the run's config."""
     from model_zoo.engine.config import parse_image_size
+    from model_zoo.engine.data import eval_normalization
 
+    norm = eval_normalization(cfg)  # eval_mean / eval_std / eval_interpolation ('' = the recipes' ImageNet values)
     return {"dataset": str(cfg.get("dataset", "")), "image_size": list(parse_image_size(cfg.image_size)),
             "resize_ratio": float(cfg.get("eval_resize_ratio", 0.875) if resize_ratio is None else resize_ratio),
-            "keep_aspect": bool(cfg.get("eval_keep_aspect", False)), "interpolation": "bilinear",
-            "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}  # all three recipes, ImageNet layout
+            "keep_aspect": bool(cfg.get("eval_keep_aspect", False)), "interpolation": norm["interpolation"],
+            "mean": list(norm["mean"]), "std": list(norm["std"])}

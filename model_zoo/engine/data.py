@@ -272,6 +272,29 @@ def imagenet_eval_ops(image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, resize_r
             V.CenterCrop(tuple(image_size)), _normalize(mean, std, scale), V.HWC2CHW()]
 
 
+def eval_normalization(cfg):
+    """``mean``/``std``/``interpolation`` kwargs of :func:`imagenet_eval_ops` from the config keys ``eval_mean``,
+    ``eval_std`` ('r,g,b' on a 0-1 scale; '' = ImageNet) and ``eval_interpolation`` (bilinear / bicubic), which a
+    converted checkpoint sets for its weights (:mod:`model_zoo.engine.weights_meta`)."""
+    from model_zoo.engine.errors import ConfigError
+
+    def triple(key, default):
+        text = str(cfg.get(key) or "").strip()
+        if not text:
+            return tuple(default)
+        try:
+            values = tuple(float(v) for v in text.replace(" ", "").split(","))
+        except ValueError:
+            values = ()
+        if len(values) != 3 or (key == "eval_std" and min(values) <= 0):
+            raise ConfigError(f"--{key} must be three comma-separated numbers (0-1 scale, e.g. 0.5,0.5,0.5), "
+                              f"got {text!r}")
+        return values
+
+    return {"mean": triple("eval_mean", IMAGENET_MEAN), "std": triple("eval_std", IMAGENET_STD),
+            "interpolation": str(cfg.get("eval_interpolation") or "bilinear")}
+
+
 def cifar_ops(training, image_size=(32, 32), mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010),
               hflip=True, color_jitter=0.0, scale=255.0):
     """CIFAR-10 ops on decoded 32x32 images: (random crop pad 4, flip, jitter,) resize if needed, normalise."""
@@ -307,7 +330,8 @@ def recipe_dataset(cfg, training, rank=0, group_size=1, cifar_mean=(0.4914, 0.48
         ops = imagenet_train_ops(size, min_scale=cfg.train_crop_min_scale, hflip=cfg.hflip,
                                  color_jitter=cfg.color_jitter)
     else:
-        ops = imagenet_eval_ops(size, resize_ratio=cfg.eval_resize_ratio, keep_aspect=cfg.eval_keep_aspect)
+        ops = imagenet_eval_ops(size, resize_ratio=cfg.eval_resize_ratio, keep_aspect=cfg.eval_keep_aspect,
+                                **eval_normalization(cfg))
     return image_pipeline(load_index(cfg, training), ops, batch, training, rank, group_size, cfg.num_parallel_workers)
 
 
