@@ -23,7 +23,7 @@ setup(
         "matplotlib>=3.7",
     ],
     extras_require={
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "torch==2.14.1", "torchvision==0.29.1", "timm", "safetensors"],
     },
     entry_points={"console_scripts": ["model-zoo-demo=model_zoo.engine.demo:main"]},
 )

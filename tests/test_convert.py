@@ -1,0 +1,306 @@
+"""timm / torchvision weights -> zoo checkpoints: our networks are the reference networks (same logits), mismatched
+files are refused in one line, and eval.py evaluates converted weights with the preprocessing they expect."""
+import csv
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_script
+
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+timm = pytest.importorskip("timm")
+safetensors_torch = pytest.importorskip("safetensors.torch")
+
+from model_zoo.convert import convert  # noqa: E402
+from model_zoo.engine import checkpoint as ckpt_io  # noqa: E402
+from model_zoo.engine.registry import create_model  # noqa: E402
+
+TOLERANCE = 1e-4
+TARGET_KWARGS = {"vgg": {"has_bias": True}, "densenet": {"transition_pool": "avg"}, "inception": {"head": "reference"}}
+TORCHVISION_VGG = ["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
+
+
+def randomize(model, seed=0):
+    """Random BN affine parameters and running statistics and random biases (torch inits them to constants), so
+    that every converted tensor matters; eval mode."""
+    gen = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm):
+                module.weight.uniform_(0.5, 1.5, generator=gen)
+                module.running_mean.normal_(0.0, 0.1, generator=gen)
+                module.running_var.uniform_(0.5, 1.5, generator=gen)
+            bias = getattr(module, "bias", None)
+            if isinstance(bias, torch.nn.Parameter):
+                bias.normal_(0.0, 0.05, generator=gen)
+    return model.eval()
+
+
+def save_source(model, path, wrap=None):
+    state = model.state_dict()
+    if path.suffix == ".safetensors":
+        safetensors_torch.save_file({k: v.contiguous() for k, v in state.items()}, str(path))
+    else:
+        torch.save(wrap(state) if wrap else state, str(path))
+    return path
+
+
+def our_network(arch, dst):
+    from mindspore.nn.utils import no_init_parameters
+
+    family = next(k for k in TARGET_KWARGS if arch.startswith(k))
+    num_classes = len(ckpt_io.metadata(dst)["classes"])
+    with no_init_parameters():
+        net = create_model(arch, num_classes=num_classes, **TARGET_KWARGS[family])
+    ckpt_io.load_into(net, dst)
+    net.set_train(False)
+    return net
+
+
+def logits_check(tmp_path, model, arch, size, batch=1, suffix=".pth", wrap=None, seed=0):
+    """Save random reference weights, convert, load into ours; max abs logit difference on one random batch."""
+    import mindspore as ms
+
+    randomize(model, seed)
+    images = np.random.default_rng(seed).standard_normal((batch, 3, size, size)).astype(np.float32)
+    with torch.no_grad():  # scale the last (linear) layer so that the logits are ~10: a sharp 1e-4 check
+        last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+        scale = 10.0 / float(model(torch.from_numpy(images)).abs().max())
+        last.weight.mul_(scale)
+        last.bias.mul_(scale)
+        reference = model(torch.from_numpy(images)).numpy()
+    src = save_source(model, tmp_path / f"{arch}{suffix}", wrap)
+    dst = tmp_path / f"{arch}.ckpt"
+    convert(arch, src, dst, log=lambda *_: None)
+    src.unlink()
+    net = our_network(arch, dst)
+    ours = net(ms.Tensor(images)).asnumpy()
+    dst.unlink()
+    diff = float(np.abs(ours - reference).max())
+    print(f"LOGITS {arch} {suffix} input {batch}x3x{size}x{size}: max abs diff {diff:.3g}, "
+          f"max |logit| {float(np.abs(reference).max()):.3g}")
+    assert ours.shape == reference.shape
+    assert diff < TOLERANCE, f"{arch}: max abs diff {diff}"
+    return diff
+
+
+@pytest.fixture(autouse=True)
+def seeded():
+    torch.manual_seed(0)  # the reference models' own initialisation: the same weights on every run
+
+
+@pytest.mark.parametrize("arch", TORCHVISION_VGG)
+def test_torchvision_vgg_same_logits(arch, tmp_path):
+    wrap = {"vgg11": lambda s: {"state_dict": {f"module.{k}": v for k, v in s.items()}},
+            "vgg13_bn": lambda s: {"model": s}}.get(arch)
+    logits_check(tmp_path, getattr(torchvision.models, arch)(), arch, 224, wrap=wrap)
+
+
+def test_timm_vgg16_pre_logits_layout_same_logits(tmp_path):
+    model = timm.create_model("vgg16", pretrained=False)
+    assert "pre_logits.fc1.weight" in model.state_dict()  # the conv head timm uses
+    logits_check(tmp_path, model, "vgg16", 224, suffix=".safetensors")
+
+
+def test_torchvision_densenet121_same_logits(tmp_path):
+    logits_check(tmp_path, torchvision.models.densenet121(), "densenet121", 64, batch=2)
+
+
+def test_torchvision_densenet121_old_style_keys(tmp_path):
+    """Pre-0.3 torchvision checkpoints name layers 'norm.1' / 'conv.2' (torchvision remaps them with a regex)."""
+    def old_style(state):
+        out = {re.sub(r"(denselayer\d+\.(?:norm|conv))([12])\.", r"\1.\2.", k): v for k, v in state.items()}
+        assert any(".norm.1." in k for k in out)
+        return out
+
+    logits_check(tmp_path, torchvision.models.densenet121(), "densenet121", 64, batch=2, wrap=old_style, seed=1)
+
+
+def test_torchvision_densenet169_same_logits(tmp_path):
+    logits_check(tmp_path, torchvision.models.densenet169(), "densenet169", 64, batch=2, suffix=".safetensors")
+
+
+def test_timm_densenet121_same_logits(tmp_path):
+    logits_check(tmp_path, timm.create_model("densenet121", pretrained=False), "densenet121", 64, batch=2,
+                 suffix=".safetensors", seed=2)
+
+
+def test_timm_inception_v4_same_logits(tmp_path):
+    logits_check(tmp_path, timm.create_model("inception_v4", pretrained=False), "inception_v4", 299,
+                 suffix=".safetensors")
+
+
+def test_timm_inception_v4_pth_metadata(tmp_path):
+    """.pth in a DataParallel wrapper; the checkpoint records what eval needs (reference head, 299 bicubic...)."""
+    model = randomize(timm.create_model("inception_v4", pretrained=False, num_classes=7))
+    src = save_source(model, tmp_path / "inc.pth", wrap=lambda s: {"state_dict": {f"module.{k}": v for k, v in
+                                                                                  s.items()}, "epoch": 3})
+    lines = []
+    result = convert("inception_v4", src, tmp_path / "inc.ckpt", log=lines.append)
+    assert result["num_classes"] == 7
+    assert any("head='reference'" in line for line in lines), lines
+    meta = ckpt_io.metadata(tmp_path / "inc.ckpt")
+    assert meta["arch"] == "inception_v4" and meta["recipe"] == "inceptionv4" and meta["head"] == "reference"
+    assert meta["classes"] == [str(i) for i in range(7)]
+    pre = meta["preprocess"]
+    assert pre["image_size"] == [299, 299] and pre["interpolation"] == "bicubic" and pre["keep_aspect"] is True
+    assert pre["mean"] == [0.5, 0.5, 0.5] and pre["std"] == [0.5, 0.5, 0.5] and pre["crop_pct"] == 0.875
+    assert round(299 / pre["resize_ratio"]) == 341  # timm: floor(299 / 0.875)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# refusals: one line, exit code 2, naming the problem
+# ---------------------------------------------------------------------------------------------------------------
+
+def run_convert(*args, block_torch=False):
+    code = "import sys; from model_zoo.convert import main; sys.exit(main(sys.argv[1:]))"
+    if block_torch:
+        code = "import sys; sys.modules['torch'] = None; " + code
+    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env,
+                          cwd=ROOT, timeout=600)
+
+
+def assert_one_line_error(result, *needles):
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    for needle in needles:
+        assert needle in lines[0], lines[0]
+    return lines[0]
+
+
+@pytest.fixture(scope="module")
+def densenet121_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dn_src")
+    model = randomize(torchvision.models.densenet121())
+    full = save_source(model, folder / "densenet121.pth")
+    state = model.state_dict()
+    for key in ("features.norm5.weight", "features.norm5.running_var", "classifier.bias"):
+        del state[key]
+    torch.save(state, folder / "truncated.pth")
+    save_source(model, folder / "densenet121.safetensors")
+    return full, folder / "truncated.pth", folder / "densenet121.safetensors"
+
+
+def test_wrong_arch_is_refused_naming_keys_and_the_right_arch(densenet121_files, tmp_path):
+    full, _, _ = densenet121_files
+    result = run_convert("--arch", "densenet169", "--src", full, "--dst", tmp_path / "x.ckpt")
+    line = assert_one_line_error(result, "does not fit --arch densenet169", "missing",
+                                 "features.denseblock3.denselayer25", "use --arch densenet121")
+    assert not (tmp_path / "x.ckpt").exists(), line
+    result = run_convert("--arch", "vgg16", "--src", full, "--dst", tmp_path / "x.ckpt")
+    assert_one_line_error(result, "does not fit --arch vgg16", "unexpected key(s) e.g. features.conv0.weight",
+                          "use --arch densenet121")
+
+
+def test_missing_keys_are_refused(densenet121_files, tmp_path):
+    _, truncated, _ = densenet121_files
+    result = run_convert("--arch", "densenet121", "--src", truncated, "--dst", tmp_path / "x.ckpt")
+    assert_one_line_error(result, "missing 3 key(s)", "features.norm5.gamma", "classifier.bias")
+
+
+def test_num_classes_mismatch_is_refused(densenet121_files, tmp_path):
+    full, _, _ = densenet121_files
+    result = run_convert("--arch", "densenet121", "--src", full, "--dst", tmp_path / "x.ckpt", "--num_classes", "10")
+    assert_one_line_error(result, "classifier.weight has shape (1000, 1024), expected (10, 1024)",
+                          "the file has 1000 classes")
+
+
+def test_safetensors_needs_no_torch_and_pth_says_torch_is_needed(densenet121_files, tmp_path):
+    full, _, safetensors_file = densenet121_files
+    result = run_convert("--arch", "densenet121", "--src", safetensors_file, "--dst", tmp_path / "s.ckpt",
+                         block_torch=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "converted densenet121.safetensors" in result.stdout and "transition_pool='avg'" in result.stdout
+    assert (tmp_path / "s.ckpt").is_file()
+    result = run_convert("--arch", "densenet121", "--src", full, "--dst", tmp_path / "p.ckpt", block_torch=True)
+    assert_one_line_error(result, "needs PyTorch", ".safetensors")
+
+
+def test_unknown_arch_and_missing_file(tmp_path):
+    assert_one_line_error(run_convert("--arch", "densenet12", "--src", tmp_path / "a.pth", "--dst", tmp_path / "b"),
+                          "unknown architecture 'densenet12'")
+    assert_one_line_error(run_convert("--arch", "densenet121", "--src", tmp_path / "a.pth", "--dst", tmp_path / "b"),
+                          "not found")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# eval.py on converted weights picks arch, network options and preprocessing from the checkpoint
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_checkpoint_settings_yield_to_the_command_line():
+    from model_zoo.engine.cli import resolve
+    from model_zoo.engine.weights_meta import apply_meta
+
+    meta = {"arch": "inception_v4", "recipe": "inceptionv4", "classes": ["a", "b"], "head": "reference",
+            "preprocess": {"dataset": "imagenet2012", "image_size": [299, 299], "resize_ratio": 0.8768,
+                           "keep_aspect": True, "interpolation": "bicubic", "mean": [0.5, 0.5, 0.5],
+                           "std": [0.5, 0.5, 0.5]}}
+    _, cfg = resolve("eval", "inceptionv4", ["--config_path=default_config_cpu.yaml", "--head=upstream",
+                                             "--width=75", "--height=75"])
+    changes = apply_meta(cfg, meta, "inceptionv4")
+    assert cfg.head == "upstream" and cfg.image_size == "75,75"  # given on the command line
+    assert cfg.num_classes == 2 and cfg.eval_interpolation == "bicubic" and cfg.eval_mean == "0.5,0.5,0.5"
+    assert cfg.eval_resize_ratio == 0.8768 and "head" not in changes
+    from model_zoo.engine.errors import CheckpointError
+
+    with pytest.raises(CheckpointError, match="model_zoo/inceptionv4/eval.py"):
+        apply_meta(cfg, meta, "vgg19")
+
+
+def reference_images(folder):
+    """The val images through torchvision's reference eval transform for densenet121 (short side 256, centre crop
+    224, bilinear, ImageNet mean/std), and their labels (class = sorted folder order)."""
+    from PIL import Image
+    from torchvision import transforms as T
+
+    transform = T.Compose([T.Resize(256, interpolation=T.InterpolationMode.BILINEAR), T.CenterCrop(224),
+                           T.ToTensor(), T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+    classes = sorted(p.name for p in (folder / "val").iterdir() if p.is_dir())
+    images, labels = [], []
+    for label, name in enumerate(classes):
+        for path in sorted((folder / "val" / name).iterdir()):
+            images.append(transform(Image.open(path).convert("RGB")))
+            labels.append(label)
+    return torch.stack(images), np.array(labels), len(classes)
+
+
+def test_eval_py_on_converted_densenet121(tiny_folder, tmp_path):
+    model = randomize(torchvision.models.densenet121(num_classes=3), seed=3)
+    images, labels, num_classes = reference_images(Path(tiny_folder))
+    with torch.no_grad():  # centre the classifier on these images' features: predictions follow the image content
+        features = torch.nn.functional.adaptive_avg_pool2d(torch.relu(model.features(images)), 1).flatten(1)
+        model.classifier.weight.mul_(100.0)
+        model.classifier.bias.copy_(-model.classifier.weight @ features.mean(0))
+        logits = model(images).numpy()
+    predicted = logits.argmax(axis=1)
+    ranked = np.sort(logits, axis=1)
+    margin = float((ranked[:, -1] - ranked[:, -2]).min())
+    print(f"reference predictions {predicted.tolist()}, smallest top-1 margin {margin:.3g} "
+          f"(max |logit| {float(np.abs(logits).max()):.3g})")
+    assert len(set(predicted.tolist())) > 1, "the reference net should not predict one class for all images"
+    convert("densenet121", save_source(model, tmp_path / "dn.pth"), tmp_path / "dn.ckpt", log=lambda *_: None)
+    folder = ROOT / "model_zoo" / "densenet121"
+    result = run_script(folder / "eval.py", f"--eval_data_dir={tiny_folder}", f"--ckpt_files={tmp_path / 'dn.ckpt'}",
+                        f"--log_path={tmp_path / 'log'}", "--device_target=CPU", "--eval_per_class=True", cwd=folder)
+    assert result.returncode == 0, result.stderr[-2000:]
+    out = result.stdout
+    assert re.search(r"using the settings recorded in dn\.ckpt: .*num_classes=3.*transition_pool=avg", out), out
+    assert "eval_keep_aspect=True" in out
+    match = re.search(r"after allreduce eval: top1_correct=(\d+), tot=(\d+), acc=[\d.]+%", out)
+    assert match and match.group(2) == "9", out[-2000:]
+    assert int(match.group(1)) == int((predicted == labels).sum()), (predicted, labels)
+    # the whole prediction table, not only the count, is the reference model's
+    expected = np.zeros((num_classes, num_classes), dtype=int)
+    np.add.at(expected, (labels, predicted), 1)
+    matrix_file = next(Path(tmp_path / "log").rglob("confusion_matrix.csv"))
+    with open(matrix_file, encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))[1:]
+    assert np.array_equal(np.array([[int(v) for v in row[1:]] for row in rows]), expected), rows
