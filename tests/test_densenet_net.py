@@ -6,6 +6,7 @@ import mindspore as ms
 import numpy as np
 import pytest
 from mindspore import nn
+from nethelpers import count_params, random_input, randomize_bn
 
 from model_zoo.densenet121.src.var_init import initialize
 from model_zoo.densenet121.src import densenet as dn
@@ -16,25 +17,12 @@ TORCHVISION_COUNTS = {"densenet121": 7_978_856, "densenet161": 28_681_000, "dens
 DENSENET100_COUNT = 769_210  # DenseNet-BC (L=100, k=12), 10 classes; the paper quotes 0.8M
 
 
-def _count(net):
-    return sum(int(p.size) for p in net.trainable_params())
+_count = count_params
+_randomize_bn = randomize_bn
 
 
 def _input(batch=2, size=32, seed=0):
-    return ms.Tensor(np.random.default_rng(seed).standard_normal((batch, 3, size, size)).astype(np.float32))
-
-
-def _randomize_bn(net, seed=0):
-    """Random gamma/beta/moving stats, so that BN folding (ONNX) and BN gradients are really exercised."""
-    rng = np.random.default_rng(seed)
-    for _, cell in net.cells_and_names():
-        if isinstance(cell, nn.BatchNorm2d):
-            n = cell.num_features
-            cell.gamma.set_data(ms.Tensor(rng.uniform(0.5, 1.5, n).astype(np.float32)))
-            cell.beta.set_data(ms.Tensor(rng.normal(0, 0.2, n).astype(np.float32)))
-            cell.moving_mean.set_data(ms.Tensor(rng.normal(0, 0.2, n).astype(np.float32)))
-            cell.moving_variance.set_data(ms.Tensor(rng.uniform(0.5, 1.5, n).astype(np.float32)))
-    return net
+    return random_input(batch, size, seed)
 
 
 @pytest.mark.parametrize("name,classes", [("densenet121", 10), ("densenet161", 10), ("densenet169", 10),

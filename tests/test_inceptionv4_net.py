@@ -4,6 +4,7 @@ import mindspore as ms
 import numpy as np
 import pytest
 from mindspore import nn
+from nethelpers import count_params, random_input, randomize_bn
 
 from model_zoo.inceptionv4.src.var_init import initialize
 from model_zoo.inceptionv4.src import inceptionv4 as iv4
@@ -13,25 +14,12 @@ UPSTREAM_COUNT = REFERENCE_COUNT + 2 * 1536 + 2 * 1000  # + BatchNorm1d(1536) + 
 MIN = iv4.MIN_INPUT_SIZE
 
 
+_count = count_params
+_randomize_bn = randomize_bn
+
+
 def _input(batch=2, size=MIN, seed=0):
-    return ms.Tensor(np.random.default_rng(seed).standard_normal((batch, 3, size, size)).astype(np.float32))
-
-
-def _count(net):
-    return sum(int(p.size) for p in net.trainable_params())
-
-
-def _randomize_bn(net, seed=0):
-    """Random gamma/beta/moving stats on every BatchNorm (2d and 1d) so BN folding is really tested."""
-    rng = np.random.default_rng(seed)
-    for _, cell in net.cells_and_names():
-        if isinstance(cell, (nn.BatchNorm2d, nn.BatchNorm1d)):
-            n = cell.num_features
-            cell.gamma.set_data(ms.Tensor(rng.uniform(0.5, 1.5, n).astype(np.float32)))
-            cell.beta.set_data(ms.Tensor(rng.normal(0, 0.2, n).astype(np.float32)))
-            cell.moving_mean.set_data(ms.Tensor(rng.normal(0, 0.2, n).astype(np.float32)))
-            cell.moving_variance.set_data(ms.Tensor(rng.uniform(0.5, 1.5, n).astype(np.float32)))
-    return net
+    return random_input(batch, size, seed)
 
 
 @pytest.mark.parametrize("head", iv4.HEADS)

@@ -5,7 +5,6 @@ their random augmentations of epoch E never depend on what ran before; a resumed
 the batches already done, and ends with the same weights as an uninterrupted run.
 """
 import json
-import os
 import time
 from pathlib import Path
 

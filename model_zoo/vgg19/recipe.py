@@ -3,7 +3,6 @@ from pathlib import Path
 
 from model_zoo.engine import optim
 from model_zoo.engine.config import parse_image_size
-from model_zoo.engine.errors import ConfigError
 from model_zoo.engine.registry import PretrainedCfg, Recipe, register_model, register_recipe
 from model_zoo.vgg19.src import vgg
 from model_zoo.vgg19.src.crossentropy import get_loss

@@ -1,0 +1,26 @@
+"""Helpers shared by the network tests."""
+import mindspore as ms
+import numpy as np
+from mindspore import nn
+
+
+def count_params(net):
+    return sum(int(p.size) for p in net.trainable_params())
+
+
+def random_input(batch, size, seed=0):
+    return ms.Tensor(np.random.default_rng(seed).standard_normal((batch, 3, size, size)).astype(np.float32))
+
+
+def randomize_bn(net, seed=0):
+    """Random gamma/beta/moving stats on every BatchNorm (2d and 1d), so that BN folding (ONNX) and BN gradients
+    are really exercised."""
+    rng = np.random.default_rng(seed)
+    for _, cell in net.cells_and_names():
+        if isinstance(cell, (nn.BatchNorm2d, nn.BatchNorm1d)):
+            n = cell.num_features
+            cell.gamma.set_data(ms.Tensor(rng.uniform(0.5, 1.5, n).astype(np.float32)))
+            cell.beta.set_data(ms.Tensor(rng.normal(0, 0.2, n).astype(np.float32)))
+            cell.moving_mean.set_data(ms.Tensor(rng.normal(0, 0.2, n).astype(np.float32)))
+            cell.moving_variance.set_data(ms.Tensor(rng.uniform(0.5, 1.5, n).astype(np.float32)))
+    return net
