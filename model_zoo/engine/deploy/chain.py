@@ -1,0 +1,236 @@
+"""The upstream 310 offline-inference chain: preprocess -> infer -> postprocess.
+
+* ``preprocess``: ImageNet layout -> ``imagenet_label.json`` ({file name: class index}, VGG) and
+  ``imagenet_label.txt`` (``img_id:label`` lines, DenseNet / InceptionV4 ``imgid2label.py``), class index = sorted
+  class-folder order; CIFAR-10 -> the eval batches, already transformed, as
+  ``00_data/<MODEL>_data_bs<B>_<i>.bin`` (float32 NCHW) and ``cifar10_label_ids.npy``.
+* ``infer``: what ``ascend310_infer/out/main`` does, on any device MindSpore or onnxruntime runs on: every image of
+  the folder (and of its class sub-folders) goes through decode -> resize -> centre crop -> normalise -> HWC2CHW
+  (the recipe's eval transform, sizes from the model file / checkpoint metadata / flags) and the model; or every
+  ``.bin`` batch is fed as is.  Writes ``result_Files/<name>_0.bin`` (float32) and
+  ``time_Result/test_perform_static.txt`` (``NN inference cost average time: X ms of infer_count N``).
+* ``postprocess``: result files + labels -> top-1 / top-5, printed with the recipe's ``eval.py`` lines, then the
+  upstream ``Top1 acc:`` / ``Top5 acc:`` lines.
+"""
+import json
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+
+from model_zoo.engine import data
+from model_zoo.engine.deploy import common
+from model_zoo.engine.errors import DataError
+
+RESULT_SUFFIX = "_0.bin"
+TIME_FILE = "test_perform_static.txt"
+_TIME_RE = re.compile(r"NN inference cost average time: ([\d.eE+-]+) ms of infer_count (\d+)")
+
+
+def _eval_batch(cfg):
+    return int(cfg.get("eval_batch_size") or cfg.batch_size)
+
+
+def _image_stem(name):
+    """'ILSVRC2012_val_00000001.JPEG' -> 'ILSVRC2012_val_00000001' (an img_id without extension stays as is)."""
+    path = Path(name)
+    return path.stem if path.suffix.lower() in data.IMAGE_EXTENSIONS else path.name
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# preprocess
+# ---------------------------------------------------------------------------------------------------------------
+
+def preprocess(recipe, cfg):
+    out = Path(cfg.result_path or "./preprocess_Result/")
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.dataset == "cifar10":
+        batch = _eval_batch(cfg)
+        bins = out / "00_data"
+        bins.mkdir(exist_ok=True)
+        for old in bins.glob("*.bin"):
+            old.unlink()
+        labels = []
+        prefix = f"{recipe.name.upper()}_data_bs{batch}"
+        dataset = recipe.dataset(cfg, False)
+        for idx, (images, batch_labels) in enumerate(dataset.create_tuple_iterator(output_numpy=True, num_epochs=1)):
+            np.ascontiguousarray(images, dtype=np.float32).tofile(bins / f"{prefix}_{idx}.bin")
+            labels.append(np.asarray(batch_labels, dtype=np.int32))
+        total = int(sum(len(b) for b in labels))
+        np.save(out / "cifar10_label_ids.npy", np.concatenate(labels) if labels else np.zeros(0, np.int32))
+        print(f"[INFO] Completed! Total {total} data.")
+        return {"count": total, "folder": str(out)}
+    index = data.load_index(cfg, False)
+    by_name, by_stem = {}, {}
+    for path, label in zip(index.paths, index.labels):
+        name = Path(path).name
+        stem = _image_stem(name)
+        if stem in by_stem:
+            raise DataError(f"two images are named {stem!r} ({by_stem[stem][0]} and {path}); the result files "
+                            f"<name>_0.bin would collide, rename one")
+        by_stem[stem] = (path, int(label))
+        by_name[name] = int(label)
+    (out / "imagenet_label.json").write_text(json.dumps(by_name, indent=0), encoding="utf-8")
+    (out / "imagenet_label.txt").write_text("".join(f"{stem}:{label}\n" for stem, (_, label) in by_stem.items()),
+                                            encoding="utf-8")
+    (out / "classes.txt").write_text("".join(f"{name}\n" for name in index.classes), encoding="utf-8")
+    print(f"[INFO] Completed! Total {len(index)} data.")
+    return {"count": len(index), "folder": str(out)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# infer
+# ---------------------------------------------------------------------------------------------------------------
+
+def _input_folder(cfg):
+    root = cfg.eval_data_dir or cfg.data_dir
+    if not root:
+        raise DataError("no input given: pass --data_dir (--input0_path) with the images or the .bin batches")
+    root = Path(root)
+    if not root.exists():
+        raise DataError(f"input folder {root} does not exist")
+    return data.split_dir(root, "eval") if root.is_dir() else root
+
+
+def infer(recipe, cfg):
+    source = common.model_path(cfg)
+    model = common.ExportedModel(source, cfg)
+    folder = _input_folder(cfg)
+    out = Path(cfg.infer_out_dir or ".")
+    results = out / "result_Files"
+    results.mkdir(parents=True, exist_ok=True)
+    bins = sorted(folder.glob("*.bin")) if folder.is_dir() else []
+    elapsed, calls, count = 0.0, 0, 0
+    if cfg.dataset == "cifar10" or (bins and not common.image_files(folder)):
+        if not bins:
+            raise DataError(f"no .bin files in {folder}; run preprocess first (NEED_PREPROCESS=y)")
+        height, width = model.image_size or tuple(common.preprocess_spec(cfg)["image_size"])
+        for path in bins:
+            batch = np.fromfile(path, dtype=np.float32)
+            if batch.size % (3 * height * width):
+                raise DataError(f"{path} holds {batch.size} floats, not a whole number of 3x{height}x{width} images;"
+                                f" set --image_size to the size it was preprocessed at")
+            start = time.perf_counter()
+            outputs = model(batch.reshape(-1, 3, height, width))
+            elapsed += time.perf_counter() - start
+            outputs.astype(np.float32).tofile(results / f"{path.stem}{RESULT_SUFFIX}")
+            calls += 1
+        count = calls
+    else:
+        paths = common.checked_images(common.image_files(folder), str(folder), cfg.get("bad_file_policy", "fail"))
+        if not paths:
+            raise DataError(f"no images in {folder} (or its class folders); expected .jpg/.jpeg/.png/.bmp files")
+        spec = common.preprocess_spec(cfg, model=model)
+        seen = {}
+        for images, names in common.image_batches(paths, spec, model.batch or 1, cfg.num_parallel_workers):
+            start = time.perf_counter()
+            outputs = model(images)
+            elapsed += time.perf_counter() - start
+            calls += 1
+            for row, name in zip(outputs, names):
+                stem = _image_stem(Path(name).name)
+                if stem in seen:
+                    raise DataError(f"two images are named {stem!r} ({seen[stem]} and {name}); rename one")
+                seen[stem] = name
+                row.astype(np.float32)[None].tofile(results / f"{stem}{RESULT_SUFFIX}")
+        count = len(paths)
+    average = 1000.0 * elapsed / max(count, 1)
+    line = f"NN inference cost average time: {average:.4f} ms of infer_count {count}"
+    timing = out / "time_Result"
+    timing.mkdir(parents=True, exist_ok=True)
+    (timing / TIME_FILE).write_text(line + "\n", encoding="utf-8")
+    print(f"{model.kind.upper()} {source}: {count} input(s) in {calls} call(s) -> {results}")
+    print(line)
+    return {"count": count, "average_ms": average, "result_dir": str(results)}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# postprocess
+# ---------------------------------------------------------------------------------------------------------------
+
+def _result_dir(cfg):
+    folder = Path(cfg.result_dir or common.given(cfg, "result_path") or "./result_Files")
+    if not folder.is_dir():
+        raise DataError(f"result folder {folder} does not exist; run the inference first (--result_dir)")
+    return folder
+
+
+def _label_source(cfg, cifar):
+    value = cfg.label_dir or common.given(cfg, "label_file")
+    if not value:
+        value = "./preprocess_Result/" + ("cifar10_label_ids.npy" if cifar else "imagenet_label.json")
+    path = Path(value)
+    if not path.is_file():
+        raise DataError(f"label file {path} not found; run preprocess first (NEED_PREPROCESS=y) or pass --label_dir")
+    return path
+
+
+def _inference_seconds(result_dir):
+    """Total inference time from ``time_Result`` next to the results (average x count), or None."""
+    timing = Path(result_dir).parent / "time_Result" / TIME_FILE
+    match = _TIME_RE.search(timing.read_text(encoding="utf-8")) if timing.is_file() else None
+    return float(match.group(1)) * int(match.group(2)) / 1000.0 if match else None
+
+
+def _read_result(path, rows=None):
+    values = np.fromfile(path, dtype=np.float32)
+    return values.reshape(rows if rows else 1, -1)
+
+
+def _batch_number(path):
+    """'VGG19_data_bs64_12_0.bin' -> 12 (preprocess numbers the batches; sort them numerically)."""
+    match = re.search(r"_(\d+)_0\.bin$", path.name)
+    return int(match.group(1)) if match else -1
+
+
+def _cifar_scores(result_dir, label_path, batch_size):
+    labels = np.load(label_path, allow_pickle=True)
+    files = sorted(result_dir.glob(f"*{RESULT_SUFFIX}"), key=_batch_number)
+    if not files:
+        raise DataError(f"no *{RESULT_SUFFIX} result files in {result_dir}")
+    outputs, truth, position = [], [], 0
+    flat = labels.ndim == 1
+    for idx, path in enumerate(files):
+        batch_labels = labels[position:position + batch_size] if flat else np.asarray(labels[idx]).reshape(-1)
+        position += len(batch_labels)
+        outputs.append(_read_result(path, len(batch_labels)))
+        truth.append(batch_labels)
+    if flat and position != len(labels):
+        raise DataError(f"{len(files)} result files cover {position} of the {len(labels)} labels in {label_path}; "
+                        f"run the inference on every preprocessed batch (or set --batch_size as in preprocess)")
+    return np.concatenate(outputs), np.concatenate(truth)
+
+
+def _imagenet_scores(result_dir, label_path):
+    mapping = data.read_label_file(label_path)
+    by_stem = {_image_stem(name): label for name, label in mapping.items()}
+    files = sorted(result_dir.glob(f"*{RESULT_SUFFIX}"))
+    if not files:
+        raise DataError(f"no *{RESULT_SUFFIX} result files in {result_dir}")
+    unlabeled = [p.name for p in files if p.name[:-len(RESULT_SUFFIX)] not in by_stem]
+    if unlabeled:
+        raise DataError(f"{len(unlabeled)} result file(s) have no label in {label_path} (first: {unlabeled[0]}); "
+                        f"use the label file of the same image folder")
+    if len(files) < len(by_stem):
+        print(f"WARNING: {len(by_stem) - len(files)} labelled image(s) have no result file in {result_dir}")
+    outputs = np.concatenate([_read_result(p) for p in files])
+    labels = np.array([by_stem[p.name[:-len(RESULT_SUFFIX)]] for p in files])
+    return outputs, labels
+
+
+def postprocess(recipe, cfg):
+    cifar = cfg.dataset == "cifar10"
+    result_dir = _result_dir(cfg)
+    label_path = _label_source(cfg, cifar)
+    if cifar:
+        outputs, labels = _cifar_scores(result_dir, label_path, _eval_batch(cfg))
+    else:
+        outputs, labels = _imagenet_scores(result_dir, label_path)
+    counts = common.topk_counts(outputs, labels)
+    for line in common.eval_lines(recipe, cfg, counts, _inference_seconds(result_dir)):
+        print(line)
+    tot = max(counts["tot"], 1)
+    print(f"Top1 acc: {counts['top1'] / tot:.6f}")
+    print(f"Top5 acc: {counts['top5'] / tot:.6f}")
+    return counts
