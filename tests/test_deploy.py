@@ -1,0 +1,335 @@
+"""Deployment end to end: verified export of every family, the 310-style chain against eval.py, predict.py,
+eval_onnx.py, int8 on the handwritten digits, the benchmark, and one-line errors for bad model files.
+
+One module fixture trains the three tiny checkpoints through the upstream train.py command lines (in parallel):
+VGG11-BN for 2 epochs on the 1438 digits (32x32), DenseNet121 (32x32) and InceptionV4 (75x75, reference head) for
+one epoch on the 3-class tiny folder.
+"""
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import ROOT
+
+INT8_MAX_TOP1_DROP = 0.02  # int8 top-1 may be at most 2 points below the float ONNX on the 359 digit val images
+VGG_FLAGS = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=10",
+             "--device_target=CPU", "--eval_resize_ratio=1.0"]
+FAMILIES = {
+    "vgg19": dict(
+        train=VGG_FLAGS + ["--batch_size=32", "--lr=0.02", "--has_dropout=False", "--label_smooth=0",
+                           "--loss_scale=1.0", "--train_crop_min_scale=0.6", "--hflip=False", "--max_epoch=2",
+                           "--T_max=2", "--lr_scheduler=cosine_annealing"],
+        data_flag="--data_dir", out_flag="--ckpt_path", ckpt="*/ckpt_0/0-2_44.ckpt", export=VGG_FLAGS, size=32,
+        build=lambda create: create("vgg11_bn", num_classes=10, image_size=(32, 32), has_bias=False)),
+    "densenet121": dict(
+        train=["--image_size=32,32", "--num_classes=3", "--per_batch_size=4", "--max_epoch=1", "--lr=0.001",
+               "--device_target=CPU"],
+        data_flag="--train_data_dir", out_flag="--save_ckpt_path", ckpt="0-1_6.ckpt", size=32,
+        export=["--image_size=32,32", "--num_classes=3", "--device_target=CPU"],
+        build=lambda create: create("densenet121", num_classes=3)),
+    "inceptionv4": dict(
+        train=["--config_path=default_config_cpu.yaml", "--image_size=75,75", "--num_classes=3", "--batch_size=4",
+               "--epoch_size=1", "--lr_max=0.001", "--head=reference"],
+        data_flag="--dataset_path", out_flag="--ckpt_path", ckpt="ckpts_rank_0/inceptionV4-train-rank0-1_6.ckpt",
+        size=75, export=["--config_path=default_config_cpu.yaml", "--width=75", "--height=75", "--num_classes=3",
+                         "--head=reference"],
+        build=lambda create: create("inception_v4", num_classes=3, head="reference")),
+}
+
+
+def _env():
+    return dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), GLOG_v="3",
+                PYTHON=sys.executable)
+
+
+def start(args, cwd):
+    """Start a command (a script path first, run with this Python unless it is a .sh)."""
+    args = [str(a) for a in args]
+    command = ["bash"] + args if args[0].endswith(".sh") else [sys.executable] + args
+    return subprocess.Popen(command, cwd=str(cwd), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
+
+
+def finish(process, timeout=900):
+    out, err = process.communicate(timeout=timeout)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def run(args, cwd):
+    return finish(start(args, cwd))
+
+
+def one_error_line(result):
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1, result.stderr[-2000:]
+    return errors[0]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_folder, tmp_path_factory):
+    """{family: dict(checkpoint, data, folder, ...)}: the three tiny checkpoints, trained in parallel."""
+    from model_zoo.engine.demo_data import digits_folder
+
+    digits = tmp_path_factory.mktemp("digits")
+    digits_folder(digits, size=32)
+    jobs = {}
+    for name, case in FAMILIES.items():
+        folder = ROOT / "model_zoo" / name
+        out = tmp_path_factory.mktemp(f"{name}_train")
+        data = digits if name == "vgg19" else tiny_folder
+        jobs[name] = (start([folder / "train.py", *case["train"], f"{case['data_flag']}={data}",
+                             f"{case['out_flag']}={out}"], folder), out, data, folder)
+    models = {}
+    for name, (process, out, data, folder) in jobs.items():
+        result = finish(process)
+        assert result.returncode == 0, f"{name}: {result.stderr[-2000:]}"
+        checkpoint = next(Path(out).glob(FAMILIES[name]["ckpt"]))
+        models[name] = dict(FAMILIES[name], checkpoint=checkpoint, data=Path(data), folder=folder)
+    return models
+
+
+@pytest.fixture(scope="module")
+def exported(trained, tmp_path_factory):
+    """MINDIR (batch 1, as the 310 chain wants) and dynamic-batch ONNX of every family, through the engine's
+    verified export (the export itself reloads the file and compares it with the network)."""
+    import model_zoo  # noqa: F401
+    from model_zoo.engine import cli
+
+    out = tmp_path_factory.mktemp("exported")
+    files = {}
+    for name, case in trained.items():
+        for fmt, batch in (("MINDIR", 1), ("ONNX", 0)):
+            # PYNATIVE: the reference forward pass needs no graph compilation (the files are the same)
+            result = cli.run("export", name, case["export"] + [f"--ckpt_file={case['checkpoint']}", "--mode=PYNATIVE",
+                                                               f"--file_format={fmt}", f"--file_name={out / name}",
+                                                               f"--batch_size={batch}"])
+            assert result["max_abs_diff"] is not None
+            files[(name, fmt)] = Path(result["file"])
+    return files
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_export_reload_matches_the_network(name, trained, exported):
+    import mindspore as ms
+
+    from model_zoo.engine import checkpoint as ckpt_io
+    from model_zoo.engine.deploy.common import ExportedModel
+    from model_zoo.engine.registry import create_model
+
+    case = trained[name]
+    net = case["build"](create_model)
+    ckpt_io.load_into(net, case["checkpoint"])
+    net.set_train(False)
+    size = case["size"]
+    x = np.random.default_rng(7).standard_normal((3, 3, size, size)).astype(np.float32)
+    expected = net(ms.Tensor(x)).asnumpy()
+    bound = 1e-4 * max(1.0, float(np.abs(expected).max()))
+    for fmt in ("MINDIR", "ONNX"):
+        model = ExportedModel(exported[(name, fmt)])
+        assert model.input_shape[1:] == (3, size, size)
+        got = model(x)  # batch 3 through a batch-1 MINDIR (split) and a dynamic-batch ONNX
+        assert got.shape == expected.shape
+        assert np.abs(got - expected).max() < bound, (name, fmt)
+
+
+def _eval_counts(text):
+    top1 = re.search(r"after allreduce eval: top1_correct=(\d+), tot=(\d+),acc=[\d.]+%\(TOP1\)", text)
+    top5 = re.search(r"after allreduce eval: top5_correct=(\d+), tot=(\d+),acc=[\d.]+%\(TOP5\)", text)
+    assert top1 and top5, text[-2000:]
+    return int(top1.group(1)), int(top5.group(1)), int(top1.group(2))
+
+
+def test_310_chain_gives_the_counts_of_eval_py(trained, exported, tmp_path):
+    case = trained["vgg19"]
+    folder = case["folder"]
+    evaluation = start([folder / "eval.py", *VGG_FLAGS, f"--data_dir={case['data']}",
+                        f"--pre_trained={case['checkpoint']}", f"--log_path={tmp_path / 'eval'}"], folder)
+    chain = run([folder / "scripts" / "run_infer_310.sh", exported[("vgg19", "MINDIR")], "imagenet2012",
+                 case["data"], "y", "CPU", "0", *VGG_FLAGS[1:]], tmp_path)
+    evaluation = finish(evaluation)
+    assert evaluation.returncode == 0, evaluation.stderr[-2000:]
+    assert chain.returncode == 0, chain.stdout[-1000:] + chain.stderr[-2000:]
+    expected = _eval_counts(evaluation.stdout)
+    assert expected[2] == 359
+    assert _eval_counts(chain.stdout) == expected
+    assert _eval_counts((tmp_path / "acc.log").read_text()) == expected
+    labels = json.loads((tmp_path / "preprocess_Result" / "imagenet_label.json").read_text())
+    assert len(labels) == 359 and set(labels.values()) == set(range(10))
+    id_lines = (tmp_path / "preprocess_Result" / "imagenet_label.txt").read_text().splitlines()
+    assert len(id_lines) == 359 and all(re.fullmatch(r"digit_\d{4}:\d", line) for line in id_lines)
+    results = sorted((tmp_path / "result_Files").glob("*_0.bin"))
+    assert len(results) == 359 and np.fromfile(results[0], dtype=np.float32).shape == (10,)
+    timing = (tmp_path / "time_Result" / "test_perform_static.txt").read_text()
+    assert re.fullmatch(r"NN inference cost average time: [\d.]+ ms of infer_count 359\n", timing)
+
+
+def test_eval_onnx_prints_the_eval_lines_of_eval_py(trained, exported, tmp_path):
+    case = trained["vgg19"]
+    result = run([case["folder"] / "eval_onnx.py", *VGG_FLAGS, f"--data_dir={case['data']}",
+                  f"--file_name={exported[('vgg19', 'ONNX')]}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    top1, top5, tot = _eval_counts(result.stdout)
+    assert tot == 359 and top1 >= 300  # 2 epochs on the digits: about 95%
+    assert re.search(r"^Inference Performance: [\d.]+ img/sec$", result.stdout, re.M)
+
+
+def _probe_image(path):
+    rng = np.random.default_rng(11)
+    pixels = np.zeros((40, 40, 3), np.uint8)
+    pixels[8:32, 17:23] = 255  # a bright vertical stroke, like a '1'
+    pixels = np.clip(pixels.astype(np.int16) + rng.integers(-20, 20, pixels.shape), 0, 255).astype(np.uint8)
+    Image.fromarray(pixels).save(path, quality=95)
+    return path
+
+
+def test_predict_top5_matches_the_network_softmax(trained, exported, tmp_path):
+    import mindspore as ms
+
+    from model_zoo.engine import checkpoint as ckpt_io
+    from model_zoo.engine import data
+    from model_zoo.engine.registry import create_model
+
+    case = trained["vgg19"]
+    image = _probe_image(tmp_path / "probe.jpg")
+    from_ckpt = start([case["folder"] / "predict.py", f"--ckpt_file={case['checkpoint']}", image,
+                       f"--output_json={tmp_path / 'ckpt.json'}", f"--output_csv={tmp_path / 'ckpt.csv'}"], tmp_path)
+    from_onnx = run([case["folder"] / "predict.py", f"--model_file={exported[('vgg19', 'ONNX')]}",
+                     f"--ckpt_file={case['checkpoint']}", image, f"--output_json={tmp_path / 'onnx.json'}"], tmp_path)
+    from_ckpt = finish(from_ckpt)
+    assert from_ckpt.returncode == 0, from_ckpt.stderr[-2000:]
+    assert from_onnx.returncode == 0, from_onnx.stderr[-2000:]
+    # the network's softmax on the eval transform recorded in the checkpoint (resize ratio 1.0 -> 32x32)
+    net = case["build"](create_model)
+    ckpt_io.load_into(net, case["checkpoint"])
+    net.set_train(False)
+    pixels = np.fromfile(image, dtype=np.uint8)
+    for op in data.imagenet_eval_ops((32, 32), resize_ratio=1.0):
+        pixels = op(pixels)
+    logits = net(ms.Tensor(pixels[None].astype(np.float32))).asnumpy()[0].astype(np.float64)
+    softmax = np.exp(logits - logits.max())
+    softmax /= softmax.sum()
+    for name in ("ckpt.json", "onnx.json"):
+        rows = json.loads((tmp_path / name).read_text())
+        assert len(rows) == 1 and len(rows[0]["top"]) == 5
+        top = rows[0]["top"]
+        probs = np.array([entry["probability"] for entry in top])
+        assert probs.sum() <= 1.0 + 1e-6 and np.all(np.diff(probs) <= 0)
+        assert [entry["class_index"] for entry in top] == list(np.argsort(-softmax, kind="stable")[:5])
+        assert [entry["label"] for entry in top] == [str(entry["class_index"]) for entry in top]  # folder names
+        np.testing.assert_allclose(probs, softmax[[entry["class_index"] for entry in top]], atol=1e-5)
+    assert "class names from checkpoint" in from_ckpt.stdout
+    assert (tmp_path / "ckpt.csv").read_text().splitlines()[0] == "image,rank,class_index,label,probability"
+
+
+def test_int8_stays_within_the_stated_drop_on_the_digits(trained, exported, tmp_path):
+    case = trained["vgg19"]
+    report_file = tmp_path / "int8.json"
+    result = run([case["folder"] / "quantize.py", *VGG_FLAGS, f"--model_file={exported[('vgg19', 'ONNX')]}",
+                  f"--data_dir={case['data']}", f"--calib_data_dir={case['data'] / 'train'}", "--calib_num=300",
+                  f"--int8_file={tmp_path / 'vgg_int8.onnx'}", f"--output_json={report_file}", "--iters=5"],
+                 tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(report_file.read_text())
+    assert report["calibration_images"] == 300 and report["calibration_classes"] == "10/10"
+    assert report["fp32"]["tot"] == report["int8"]["tot"] == 359
+    assert report["fp32"]["top1"] > 0.85
+    assert report["int8"]["top1"] >= report["fp32"]["top1"] - INT8_MAX_TOP1_DROP, report
+    assert report["int8_ms_p50"] > 0 and re.search(r"^latency .* fp32 [\d.]+ ms, int8 [\d.]+ ms", result.stdout, re.M)
+    assert (tmp_path / "vgg_int8.onnx").stat().st_size < 0.5 * exported[("vgg19", "ONNX")].stat().st_size
+
+
+def test_benchmark_reports_every_format(trained, tmp_path):
+    case = trained["vgg19"]
+    report_file = tmp_path / "bench.json"
+    result = run(["-m", "model_zoo.benchmark_infer", "--model", "vgg19", f"--ckpt_file={case['checkpoint']}",
+                  "--batch_size=2", "--threads=2", "--warmup=1", "--iters=3", f"--bench_dir={tmp_path}",
+                  f"--output_json={report_file}"], tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(report_file.read_text())
+    assert report["input"] == "3x32x32"  # from the checkpoint's metadata
+    assert [row["format"] for row in report["rows"]] == ["MindSpore", "MINDIR", "ONNX", "int8 ONNX"]
+    assert all(row["p50_ms"] > 0 and row["p90_ms"] >= row["p50_ms"] and row["throughput"] > 0
+               for row in report["rows"])
+    assert "| int8 ONNX |" in result.stdout
+
+
+def test_air_export_off_ascend_is_one_line_for_every_family(trained, tmp_path):
+    jobs = [start([ROOT / "export.py", "--model", name, *case["export"], f"--ckpt_file={case['checkpoint']}",
+                   "--file_format=AIR", f"--file_name={tmp_path / name}"], tmp_path) for name, case in trained.items()]
+    for job in jobs:
+        result = finish(job)
+        assert result.returncode == 1
+        assert "--file_format AIR needs an Ascend backend" in one_error_line(result)
+
+
+def test_missing_or_corrupt_model_files_give_one_line(trained, exported, tmp_path):
+    case = trained["vgg19"]
+    folder = case["folder"]
+    image = _probe_image(tmp_path / "probe.jpg")
+    garbage = tmp_path / "garbage.mindir"
+    garbage.write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    onnx_bytes = exported[("vgg19", "ONNX")].read_bytes()
+    truncated = tmp_path / "truncated.onnx"
+    truncated.write_bytes(onnx_bytes[: len(onnx_bytes) // 3])
+    broken_ckpt = tmp_path / "broken.ckpt"
+    broken_ckpt.write_bytes(case["checkpoint"].read_bytes()[:5000])
+    cases = [
+        ([folder / "predict.py", f"--model_file={tmp_path / 'missing.onnx'}", image], 2, r"model file .* not found"),
+        ([folder / "predict.py", f"--ckpt_file={broken_ckpt}", image], 2, r"checkpoint .* corrupt or truncated"),
+        (["-m", "model_zoo.engine.deploy", "infer", "--model", "vgg19", f"--model_file={garbage}",
+          f"--data_dir={case['data']}"], 2, r"garbage.mindir is not a valid MINDIR model"),
+        ([folder / "eval_onnx.py", *VGG_FLAGS, f"--model_file={truncated}", f"--data_dir={case['data']}"], 2,
+         r"truncated.onnx is not a valid ONNX model"),
+        ([folder / "scripts" / "run_infer_310.sh", tmp_path / "missing.mindir", "imagenet2012", case["data"], "y"], 1,
+         r"model file .*missing.mindir not found"),
+    ]
+    jobs = [(start(args, tmp_path), code, pattern) for args, code, pattern in cases]
+    for job, code, pattern in jobs:
+        result = finish(job)
+        line = one_error_line(result)
+        assert result.returncode == code, (job.args, result.stderr[-1000:])
+        assert re.search(pattern, line), line
+
+
+def test_calibration_draws_round_robin_over_every_class():
+    from model_zoo.engine.data import SampleIndex
+    from model_zoo.engine.deploy.quantize import calibration_paths
+
+    labels = [0] * 50 + [1] * 3 + [2] * 20
+    index = SampleIndex([f"img_{i}.jpg" for i in range(len(labels))], labels, ["a", "b", "c"], "/data")
+    paths, covered, classes = calibration_paths(index, 12, seed=0)
+    assert (covered, classes) == (3, 3) and len(paths) == len(set(paths)) == 12
+    per_class = np.bincount([labels[int(p[4:-4])] for p in paths])
+    assert list(per_class) == [5, 3, 4]  # class 1 runs out after 3; the others share the rest in turn
+    everything, _, _ = calibration_paths(index, 1000, seed=0)
+    assert sorted(everything) == sorted(index.paths)  # fewer images than asked for: all of them
+
+
+def test_probabilities_of_logits_and_of_log_softmax_outputs():
+    from model_zoo.engine.deploy.common import looks_like_log_probs, probabilities
+
+    logits = np.array([[2.0, 1.0, -1.0], [0.0, 0.0, 0.0]])
+    softmax = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(probabilities(logits), softmax)
+    log_softmax = np.log(softmax)  # the upstream InceptionV4 head's output
+    assert looks_like_log_probs(log_softmax) and not looks_like_log_probs(logits)
+    np.testing.assert_allclose(probabilities(log_softmax), softmax, atol=1e-12)
+    np.testing.assert_allclose(probabilities(log_softmax, log_probs=True), softmax, atol=1e-12)
+
+
+def test_imagenet_class_names_ship_with_the_package():
+    from model_zoo.engine.deploy import labels
+
+    names, source = labels.class_names(1000)
+    assert source == "ImageNet-1k" and len(names) == 1000
+    assert names[0] == "tench, Tinca tinca" and names[1].startswith("goldfish")
+    assert labels.imagenet_synsets()[0] == "n01440764"
+    assert labels.class_names(3, {"classes": ["cat", "dog", "eel"]}) == (["cat", "dog", "eel"], "checkpoint")
