@@ -73,8 +73,14 @@ def main(task, recipe_name, argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     if task not in TASKS:
         raise ValueError(task)
+    return guarded(lambda: run(task, recipe_name, argv), argv)
+
+
+def guarded(function, argv):
+    """Run ``function()``: a failure is one ``error:`` line and a non-zero exit code (the trace only with
+    ``--debug``); returns the exit code."""
     try:
-        run(task, recipe_name, argv)
+        function()
         return 0
     except ZooError as exc:
         if _debug_requested(argv):

@@ -110,9 +110,14 @@ class EvalDuringTraining:
 
 def checkpoint_metadata(recipe, cfg, dataset):
     """zoo_* entries written into every checkpoint: arch, recipe, class names, inference preprocessing."""
+    from model_zoo.engine.weights_meta import NETWORK_KEYS
+
     classes = getattr(dataset, "zoo_classes", None) or [str(i) for i in range(int(cfg.num_classes))]
-    return {"zoo_arch": str(cfg.arch or recipe.name), "zoo_recipe": recipe.name,
+    meta = {"zoo_arch": str(cfg.arch or recipe.name), "zoo_recipe": recipe.name,
             "zoo_classes": json.dumps(classes), "zoo_preprocess": json.dumps(ckpt_io.preprocess_meta(cfg))}
+    # network options the recipe has (head, transition_pool, has_bias ...): eval/predict rebuild the same network
+    meta.update({f"zoo_{key}": json.dumps(cfg[key]) for key in NETWORK_KEYS if key in cfg})
+    return meta
 
 
 def _versions():

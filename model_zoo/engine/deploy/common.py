@@ -87,25 +87,9 @@ def resolve(task, recipe_name, argv, positionals=(), phase="eval"):
 
 def run_guarded(function, argv):
     """Run ``function()``; a failure is one ``error:`` line and a non-zero exit code (as ``cli.main``)."""
-    from model_zoo.engine.cli import _debug_requested
+    from model_zoo.engine.cli import guarded
 
-    try:
-        function()
-        return 0
-    except ZooError as exc:
-        if _debug_requested(argv):
-            raise
-        print(f"error: {exc}", file=sys.stderr)
-        return exc.exit_code
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:  # anything else: one line, full trace only with --debug
-        if _debug_requested(argv):
-            raise
-        first = (str(exc).strip().splitlines() or [""])[0][:300]
-        print(f"error: {exc.__class__.__name__}: {first} (run with --debug for the full trace)", file=sys.stderr)
-        return 1
+    return guarded(function, argv)
 
 
 def given(cfg, key):
