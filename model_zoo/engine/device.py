@@ -81,13 +81,20 @@ class DeviceBackend:
         if _DEVICE_SET.get("device") is not None:
             raise DeviceError(f"this process already runs on {_DEVICE_SET['device'][0]}; start a new process "
                               f"for {self.name}")
-        if self.name == "CPU":
-            ms.set_device("CPU")
-            from model_zoo.engine.cpu_env import usable_cores
+        try:
+            if self.name == "CPU":
+                ms.set_device("CPU")
+                from model_zoo.engine.cpu_env import usable_cores
 
-            ms.device_context.cpu.op_tuning.threads_num(usable_cores())
-        else:
-            ms.set_device(self.name, int(device_id))
+                ms.device_context.cpu.op_tuning.threads_num(usable_cores())
+            else:
+                ms.set_device(self.name, int(device_id))
+        except RuntimeError as exc:
+            # kernels already ran in this process (e.g. a network built before the run): that runtime is the
+            # default CPU one, which is what the CPU entry wants; any other device needs a fresh process
+            if "runtime has been initialized" not in str(exc) or self.name != "CPU":
+                raise DeviceError(f"MindSpore's runtime already started in this process, so it cannot switch to "
+                                  f"{self.name}; start a new process") from None
         _DEVICE_SET["device"] = wanted
 
     def choose_launcher(self, requested=None):
