@@ -35,6 +35,8 @@ BASE_ENV = dict(os.environ)  # before anything here touches the environment
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 RESULT_TAG = "BENCH_RESULT "
+COMPILE_PHASES = ("compile_graph", "compile_backend_graph", "OptimizeGraph", "CreateKernel", "CompileSubGraph",
+                  "GraphScheduler", "ConstructKernelGraph")
 
 # model -> full input size, quick input size, zoo builder (name, kwargs), timm name, mindcv name, mindcv min input
 MODELS = {
@@ -411,9 +413,19 @@ def run_worker(spec, env_extra=None, timeout=3600, log_dir=None, label=""):
     for line in stdout.splitlines():
         if line.startswith(RESULT_TAG):
             result = json.loads(line[len(RESULT_TAG):])
+    prof = {}
+    for line in (stdout + "\n" + stderr).splitlines():  # MS_DEV_RUNTIME_CONF=compile_statistics:True phase times
+        if line.startswith("[PROF]") and " costs " in line:
+            name, _, cost = line[6:].partition(" costs ")
+            try:
+                prof[name] = prof.get(name, 0.0) + float(cost.split()[0]) / 1000.0
+            except ValueError:
+                pass
     if result is None:
         tail = (stderr.strip().splitlines() or ["no output"])[-1][:200]
         result = {"ok": False, "error": f"worker exit {proc.returncode} after {wall:.0f}s: {tail}"}
+    if prof:
+        result["compile_phases_s"] = {k: round(v, 3) for k, v in prof.items() if k in COMPILE_PHASES}
     result.update(t_start=start, wall_s=wall, own_cores=own_cpu / max(wall, 1e-6),
                   foreign_cores=max(0.0, ((busy1 - busy0) / hz - own_cpu) / max(wall, 1e-6)),
                   steal_cores=(steal1 - steal0) / hz / max(wall, 1e-6), label=label, spec=spec)
@@ -476,17 +488,18 @@ class Bench:
                 zspec["count_macs"] = True
             cache = self.work / "compile_cache" / f"{model}_b{batch}_{task}"
             shutil.rmtree(cache, ignore_errors=True)
-            cache_env = {"MS_COMPILER_CACHE_ENABLE": "1", "MS_COMPILER_CACHE_PATH": str(cache)}
+            cache_env = {"MS_COMPILER_CACHE_ENABLE": "1", "MS_COMPILER_CACHE_PATH": str(cache),
+                         "MS_DEV_RUNTIME_CONF": "compile_statistics:True"}  # [PROF] phase times in the log
             # quick mode saves a process: its default run also writes the compile cache (full mode keeps the
             # default run exactly the zoo default and fills the cache in a separate first-call-only run)
             fill_in_default = self.quick and not self.args.no_cache
             self.run(f"{key}/{task}/zoo/default", zspec, cache_env if fill_in_default else None)
             if not self.args.no_cache:
                 if not fill_in_default:
-                    self.run(f"{key}/{task}/zoo/cache_fill", dict(zspec, variant="cache_fill", iters=1, warmup=0,
-                                                                  min_iters=1), cache_env)
-                self.run(f"{key}/{task}/zoo/cache_warm", dict(zspec, variant="cache_warm", iters=2, warmup=0,
-                                                              min_iters=2), cache_env)
+                    self.run(f"{key}/{task}/zoo/cache_fill", dict(zspec, variant="cache_fill", count_macs=False,
+                                                                  iters=1, warmup=0, min_iters=1), cache_env)
+                self.run(f"{key}/{task}/zoo/cache_warm", dict(zspec, variant="cache_warm", count_macs=False,
+                                                              iters=2, warmup=0, min_iters=2), cache_env)
             if "torch" in self.args.peers:
                 self.run(f"{key}/{task}/torch", dict(base, kind="torch_model", framework="torch", task=task))
             if "mindcv" in self.args.peers:
@@ -646,6 +659,7 @@ class Report:
                      f"peak used below |")
         lines.append("")
         lines += self.model_tables()
+        lines += self.compile_table()
         lines += self.tuning_table()
         lines += self.data_table()
         lines += self.targets_table()
@@ -696,6 +710,39 @@ class Report:
                 out.append(f"* `{label}`: {err}")
             if errors:
                 out.append("")
+        return out
+
+    def compile_table(self):
+        """Cold vs warm compile, with MindSpore's own phase times (MS_DEV_RUNTIME_CONF=compile_statistics:True)."""
+        if self.args.no_cache:
+            return []
+        out = ["### Graph compile: cold vs warm compile cache (s)", "",
+               "compile est. = first call - median step. Phases: MindSpore's `[PROF]` totals of the run "
+               "(`compile_graph` = whole graph compile; `compile_backend_graph` = its backend part, of which "
+               "`CreateKernel` builds the CPU kernels).", "",
+               "| model | batch | task | cold first call (compile est.) | cold compile_graph / backend / CreateKernel "
+               "| warm first call (compile est.) | warm compile_graph / backend / CreateKernel |",
+               "|---|---|---|---|---|---|---|"]
+
+        def phases(label):
+            record = self.get(label) or {}
+            ph = record.get("compile_phases_s") or {}
+            if not ph:
+                return "—"
+            return " / ".join(_fmt(ph.get(k), 2) for k in ("compile_graph", "compile_backend_graph", "CreateKernel"))
+
+        def first(label):
+            record = self.get(label)
+            return f"{record['first_call_s']:.1f} ({record['compile_est_s']:.1f})" if record else "—"
+
+        for batch in self.args.batch:
+            for model in self.args.models:
+                for task in self.args.tasks:
+                    base = f"{model}/b{batch}/{task}/zoo"
+                    cold = f"{base}/cache_fill" if f"{base}/cache_fill" in self.by_label else f"{base}/default"
+                    out.append(f"| {model} | {batch} | {task} | {first(f'{base}/default')} | {phases(cold)} | "
+                               f"{first(f'{base}/cache_warm')} | {phases(f'{base}/cache_warm')} |")
+        out.append("")
         return out
 
     def tuning_rows(self):
