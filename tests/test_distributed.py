@@ -123,8 +123,13 @@ def test_two_msrun_nodes_match_two_workers(msrun_dp, tiny_folder, tmp_path):
 
 @pytest.mark.skipif(not shutil.which("mpirun"), reason="OpenMPI is not installed (.ci/run installs it)")
 def test_mpirun_spawned_ranks_match_msrun(msrun_dp, tiny_folder, tmp_path):
-    cmd = dp_train_cmd(tmp_path, tiny_folder, "--nproc", 2, "--launcher", "mpirun", "--master_port", free_port())
-    check(subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300))
+    result = None
+    for _ in range(2):  # MindSpore 2.10 once segfaulted (exit 139) in its teardown after all ranks had finished
+        cmd = dp_train_cmd(tmp_path, tiny_folder, "--nproc", 2, "--launcher", "mpirun", "--master_port", free_port())
+        result = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+        if result.returncode != 139:
+            break
+    check(result)
     assert (tmp_path / "output.train.log").is_file() and (tmp_path / "log_output").is_dir()
     final0, final1 = load(tmp_path, "final_rank0.npz"), load(tmp_path, "final_rank1.npz")
     assert max_diff(final0, final1) < TOLERANCE
