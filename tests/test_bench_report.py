@@ -1,0 +1,84 @@
+"""benchmarks/bench.py report logic on made-up records: ratios, % of peak, medians of repeats, the RESULTS.md
+section replaced in place.  Nothing is measured or timed here."""
+import importlib.util
+import json
+
+from conftest import ROOT
+
+_SPEC = importlib.util.spec_from_file_location("zoo_bench", ROOT / "benchmarks" / "bench.py")
+bench = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(bench)
+
+
+def _model(label, batch, median, rss=1000.0, first=10.0, **extra):
+    return dict(ok=True, label=label, spec={"batch": batch, "size": 224}, median_s=median, first_call_s=first,
+                compile_est_s=first - median, peak_rss_mb=rss, foreign_cores=0.1, wall_s=30.0, **extra)
+
+
+def _records():
+    key = "densenet121/b8"
+    return [
+        dict(ok=True, label="versions", mindspore="2.10.0", cpu_env="cpu env: test", wall_s=1.0, foreign_cores=0.0),
+        dict(ok=True, label="peak/numpy_sgemm", gflops=100.0, wall_s=1.0, foreign_cores=0.0),
+        dict(ok=True, label="peak/numpy_sgemm_end", gflops=200.0, wall_s=1.0, foreign_cores=0.0),
+        _model(f"{key}/train/zoo/default", 8, 2.0, rss=2500),
+        _model(f"{key}/train/zoo/default", 8, 1.0, rss=2500),   # repeats: the median-speed run is reported
+        _model(f"{key}/train/zoo/default", 8, 4.0, rss=2500),
+        _model(f"{key}/train/zoo/cache_warm", 8, 2.0, first=3.5),
+        _model(f"{key}/train/torch", 8, 1.0, rss=2000),
+        _model(f"{key}/train/mindcv", 8, 4.0),
+        _model(f"{key}/train/zoo/jit_O1", 8, 1.6),
+        _model(f"{key}/infer/zoo/default", 8, 0.5, macs=2_000_000_000),
+        _model(f"{key}/infer/torch", 8, 1.0),
+        dict(ok=False, label=f"{key}/infer/mindcv", error="ImportError: no mindcv", wall_s=1.0, foreign_cores=0.0),
+        dict(ok=True, label="data/train/zoo", imgs_per_s=1000.0, epoch1_imgs_per_s=800.0, peak_rss_mb=500.0,
+             wall_s=5.0, foreign_cores=0.0),
+        dict(ok=True, label="data/train/torch", imgs_per_s=400.0, epoch1_imgs_per_s=300.0, peak_rss_mb=600.0,
+             wall_s=5.0, foreign_cores=0.0),
+    ]
+
+
+def _report(records):
+    args = bench.parse_args(["--models", "densenet121", "--variants", "jit_O1", "--no-cache"])
+    import datetime
+
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    return bench.Report(records, args, "python benchmarks/bench.py --models densenet121", now, now)
+
+
+def test_ratios_peak_fraction_and_medians():
+    report = _report(_records())
+    assert report.peak == 200.0
+    assert report.ips("densenet121/b8/train/zoo/default") == 4.0  # median of 8/2, 8/1, 8/4 img/s
+    assert report.ips("densenet121/b8/train/torch") == 8.0
+    # training FLOPs = 3 x 2 x MACs per image x img/s
+    assert abs(report.gflops("densenet121/b8", "train", "densenet121/b8/train/zoo/default") - 48.0) < 1e-9
+    text = report.markdown()
+    assert "| densenet121 | 8 | 224 | 4.00 | 8.00 | 2.00 | 0.50 | 2.00 | 48.0 (24%)" in text
+    assert "densenet121/b8/infer/mindcv`: ImportError: no mindcv" in text
+    assert "| densenet121 b8 train: default / best-tuned >= 0.95 | 0.80 | no |" in text
+    assert "| densenet121 b8 train: peak RSS ours / torch <= 1.0 | 1.25 | no |" in text
+    assert "| data pipeline train: zoo / torch >= 2.5 | 2.50 | yes |" in text
+    assert "| densenet121 b8 infer: ours / torch >= 1.2 | 2.00 | yes |" in text
+
+
+def test_results_section_is_replaced_not_duplicated(tmp_path):
+    path = tmp_path / "RESULTS.md"
+    path.write_text("# Results\n\nintro\n")
+    bench.write_results("<!-- bench:full:begin -->\nA\n<!-- bench:full:end -->\n", path, "full")
+    bench.write_results("<!-- bench:full:begin -->\nB\n<!-- bench:full:end -->\n", path, "full")
+    text = path.read_text()
+    assert text.count("bench:full:begin") == 1 and "B" in text and "\nA\n" not in text and "intro" in text
+
+
+def test_report_rebuilds_from_raw_jsonl(tmp_path):
+    raw = tmp_path / "results.jsonl"
+    raw.write_text("\n".join(json.dumps(r) for r in _records()) + "\n")
+    records = [json.loads(line) for line in raw.read_text().splitlines()]
+    assert "### Targets (issue 8)" in _report(records).markdown()
+
+
+def test_quick_defaults_are_small():
+    args = bench.parse_args(["--quick"])
+    assert args.batch == [2] and args.variants == ["default"] and args.max_wait == 0.0
+    assert all(bench.MODELS[m]["quick_size"] < bench.MODELS[m]["size"] for m in bench.MODELS)
