@@ -537,8 +537,13 @@ class Bench:
                             variant_spec={"prefetch": prefetch})
                 self.run(f"data/{split}/zoo/prefetch{prefetch}", spec)
 
-    def all(self):
+    def all(self, command=""):
         print(f"work folder: {self.work} (raw results: {self.jsonl}, worker logs: {self.work / 'logs'})", flush=True)
+        meta = {"ok": True, "label": "meta", "command": command, "t_start": time.time(), "wall_s": 0.0,
+                "foreign_cores": 0.0}
+        self.records.append(meta)
+        with self.jsonl.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(meta) + "\n")
         self.run("versions", dict(kind="versions"))
         self.run("peak/numpy_sgemm", dict(kind="peak", n=2048 if self.quick else 4096, reps=3 if self.quick else 5))
         if not self.args.skip_data:
@@ -896,6 +901,8 @@ def parse_args(argv=None):
     parser.add_argument("--write", action="store_true", help="write the section also in --quick mode")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     parser.add_argument("--report-only", help="rebuild the report from a results.jsonl instead of measuring")
+    parser.add_argument("--command", help="with --report-only: the measuring command to show (when the records "
+                                          "do not name it)")
     args = parser.parse_args(argv)
     if args.batch is None:
         args.batch = [2] if args.quick else [8]
@@ -920,6 +927,8 @@ def main(argv=None):
     started = datetime.datetime.now(datetime.timezone.utc)
     if args.report_only:
         records = [json.loads(line) for line in Path(args.report_only).read_text().splitlines() if line.strip()]
+        command = next((r["command"] for r in records if r.get("label") == "meta" and r.get("command")),
+                       args.command or command)
         stamps = [r["t_start"] for r in records if r.get("t_start")]
         if stamps:
             started = datetime.datetime.fromtimestamp(min(stamps), datetime.timezone.utc)
@@ -927,7 +936,7 @@ def main(argv=None):
                                                    datetime.timezone.utc) if stamps else started
     else:
         bench = Bench(args)
-        bench.all()
+        bench.all(command)
         records = bench.records
         finished = datetime.datetime.now(datetime.timezone.utc)
     markdown = Report(records, args, command, started, finished).markdown()
