@@ -12,18 +12,18 @@ setup(
     install_requires=[
         "mindspore==2.10.0",
         # MindSpore 2.10's GeneratorDataset calls np.array(x, copy=False), which numpy 2 rejects.
-        "numpy>=1.26,<2",
-        "pillow>=10",
-        "pyyaml>=6",
+        "numpy==1.26.4",
+        "pillow==13.0.0",
+        "pyyaml==6.0.3",
         "onnx==1.23.2",
         "onnxruntime==1.32.0",
         # the demo builds its data from scikit-learn's bundled handwritten digits
-        "scikit-learn>=1.3",
+        "scikit-learn==1.9.1",
         # run pictures (curves, confusion matrices); imported lazily, a failure never stops a run
-        "matplotlib>=3.7",
+        "matplotlib==3.11.2",
     ],
     extras_require={
-        "test": ["pytest>=7", "torch==2.14.1", "torchvision==0.29.1", "timm", "safetensors"],
+        "test": ["pytest==9.2.0", "torch==2.14.1", "torchvision==0.29.1", "timm==1.0.31", "safetensors==0.8.0"],
     },
-    entry_points={"console_scripts": ["model-zoo-demo=model_zoo.engine.demo:main"]},
+    entry_points={"console_scripts": ["model-zoo-demo=model_zoo.demo:main"]},
 )
