@@ -240,8 +240,9 @@ def test_gpu_falls_back_to_msrun_without_mpirun_or_when_asked(tiny_folder, monke
 
 
 def test_multi_node_msrun_dry_run(tiny_folder):
-    out = dry("run_distribute_train_gpu.sh", tiny_folder, "--launcher=msrun", "--nnodes=2", "--node_rank=1",
-              "--master_addr=192.168.1.10", "--master_port=9000", model="densenet121")
+    out = dry("run_distribute_train_gpu.sh", "8", "0,1,2,3,4,5,6,7", "densenet121", "imagenet", tiny_folder,
+              "--launcher=msrun", "--nnodes=2", "--node_rank=1", "--master_addr=192.168.1.10", "--master_port=9000",
+              model="densenet121")
     cmd = per_proc(out)["msrun"]["cmd"]
     assert cmd[1:6] == ["--worker_num=16", "--local_worker_num=8", "--master_addr=192.168.1.10",
                         "--master_port=9000", "--node_rank=1"]
@@ -268,6 +269,18 @@ def test_cpu_mpirun_spawns_a_scheduler_and_dynamic_cluster_workers(tiny_folder):
         assert f"--config_path={ROOT / 'model_zoo' / 'inceptionv4' / 'default_config_cpu.yaml'}" in ctx
 
 
+def sample_value(arg, form, model, values):
+    """A valid value for one positional argument of a script form (kind: what it sets)."""
+    if arg.choices:
+        return arg.choices[0]
+    if arg.kind == "nproc":                                   # the test rank table has one device
+        return "1" if form.launcher == "rank_table" else "2"
+    if arg.kind == "config":
+        return sorted((ROOT / "model_zoo" / model).glob("*config*.yaml"))[0].name
+    return {"data": values["data"], "ckpt": values["ckpt"], "rank_table": values["rank_table"], "device_id": "0",
+            "visible_devices": "0,1", "device": "CPU", "flag": "x"}[arg.kind]
+
+
 @pytest.mark.parametrize("model", MODELS)
 def test_every_script_of_every_model_dry_runs(model, tiny_folder, tmp_path):
     ckpt = tmp_path / "w.ckpt"
@@ -276,14 +289,17 @@ def test_every_script_of_every_model_dry_runs(model, tiny_folder, tmp_path):
     table.write_text(json.dumps({"version": "1.0", "server_count": "1", "status": "completed", "server_list": [
         {"server_id": "10.0.0.1", "host_nic_ip": "reserve",
          "device": [{"device_id": "0", "device_ip": "1.1.1.1", "rank_id": "0"}]}]}))
-    values = {"DATA_PATH": tiny_folder, "RANK_TABLE_FILE": table, "CHECKPOINT_PATH": ckpt}
-    expected = set(launcher.SCRIPTS) - ({"run_distribute_train_ascend"} if model != "inceptionv4" else set())
+    values = {"data": tiny_folder, "rank_table": table, "ckpt": ckpt}
+    forms = launcher.script_forms(model)
+    expected = set(forms) - ({"run_distribute_train_ascend"} if model != "inceptionv4" else set())
     scripts = sorted(ROOT / "model_zoo" / model / "scripts" / f"{name}.sh" for name in expected)
     assert all(script.is_file() for script in scripts)             # (other scripts, e.g. inference, may exist)
     for script in scripts:
-        spec = launcher.SCRIPTS[script.stem]
-        out = dry(script.name, *[values[name] for name in spec.required], model=model)
-        assert out.startswith("launcher: ") and f"{spec.task} {model} on {spec.device}" in out.splitlines()[0]
+        spec = forms[script.stem]
+        args = [sample_value(arg, spec, model, values) for arg in spec.args if not arg.optional]
+        out = dry(script.name, *args, model=model)
+        device = spec.device or "CPU"
+        assert out.startswith("launcher: ") and f"{spec.task} {model} on {device}" in out.splitlines()[0]
         assert f"{spec.task}.py" in out and "does not exist" not in out
         assert f"--data_dir={tiny_folder}" in out
         assert (f"--pre_trained={ckpt}" in out) == (spec.task == "eval")
@@ -293,10 +309,12 @@ def test_every_script_of_every_model_dry_runs(model, tiny_folder, tmp_path):
 
 
 def test_standalone_scripts_set_the_device_id(tiny_folder):
-    out = dry("run_standalone_train_ascend.sh", tiny_folder, "3")
+    out = dry("run_standalone_train_ascend.sh", "3", tiny_folder, model="inceptionv4")   # upstream: DEVICE_ID first
     proc = per_proc(out)["process"]
     assert proc["env"]["DEVICE_ID"] == "3" and proc["env"]["RANK_SIZE"] == "1"
     assert "--is_distributed=0" in proc["cmd"] and "--device_target=Ascend" in proc["cmd"]
+    out = dry("run_standalone_train_gpu.sh", tiny_folder, "2")                # generic form: DATA_PATH [DEVICE_ID]
+    assert per_proc(out)["process"]["env"]["DEVICE_ID"] == "2"
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -22,6 +22,12 @@ this module only turns that into commands:
   ``env > env.log``, ``taskset -c`` core binding (cores / ranks per rank) and the log in ``train_parallel<i>/log``.
 * ``single``: one process, ``--is_distributed=0`` (the standalone scripts).
 
+The models' ``scripts/run_*.sh`` call ``python -m model_zoo.engine.launcher script SCRIPT.sh [defaults] -- ARGS``:
+each script name has a generic positional form (``SCRIPTS``), and a model folder declares its upstream forms in its
+own ``script_forms.py`` (:class:`model_zoo.engine.registry.ScriptForm`: what each positional sets, e.g. DEVICE_NUM
+-> ``--nproc``, NET_NAME -> ``--net=``, DATASET_TYPE -> ``{type}_config.yaml`` + ``--dataset=``, DEVICE_TYPE ->
+the device, and where the logs go).  This module never names a model folder.
+
 ``--dry_run`` (or ``MODEL_ZOO_DRY_RUN=1``) prints, per process, the working folder, the environment the launcher
 sets, the command and the log, and runs nothing.  A bad argument prints the usage line and exits with 2 (1 from a
 model's shell script, as upstream).
@@ -29,6 +35,7 @@ model's shell script, as upstream).
 import argparse
 import json
 import os
+import re
 import shlex
 import shutil
 import subprocess
@@ -37,8 +44,10 @@ import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from model_zoo.engine import registry
 from model_zoo.engine.device import get_backend
 from model_zoo.engine.errors import DeviceError
+from model_zoo.engine.registry import ScriptArg, ScriptForm
 
 ZOO_DIR = Path(__file__).resolve().parents[1]
 REPO_ROOT = ZOO_DIR.parent
@@ -273,6 +282,9 @@ def build_plan(args):
         raise UsageError(f"--data {args.data}: no such folder")
     if args.ckpt and not Path(args.ckpt).exists():
         raise UsageError(f"--ckpt {args.ckpt}: no such file or folder")
+    if args.visible_devices and args.nproc and args.nproc > len(args.visible_devices.split(",")):
+        raise UsageError(f"--nproc {args.nproc} is more than the {len(args.visible_devices.split(','))} "
+                         f"device(s) of --visible_devices {args.visible_devices}")
     if args.rank_table and not Path(args.rank_table).is_file():
         raise UsageError(f"--rank_table {args.rank_table}: no such file")
     if args.config_path and not Path(args.config_path).exists() and not (folder / args.config_path).is_file():
@@ -382,22 +394,25 @@ def _plan_rank_table(args, backend, folder, script):
     rank_var, size_var, dev_var = backend.rank_env
     table = _abs(args.rank_table)
     cwd = Path.cwd()
-    prefix = "train_parallel" if args.task == "train" else "eval_parallel"
-    cores = core_ranges(len(devices))
+    form = getattr(args, "form", None)      # a model script's upstream folders, log name and core binding
+    rank_dir = (form and form.rank_dir) or ("train_parallel{i}" if args.task == "train" else "eval_parallel{i}")
+    rank_log = (form and form.rank_log) or "log"
+    cores = core_ranges(len(devices)) if form is None or form.taskset else [None] * len(devices)
     copies = sorted(p.name for p in folder.iterdir() if p.suffix in (".py", ".yaml") or
                     (p.is_dir() and p.name in ("src", "model_utils")))
     flags = script_flags(args, backend, True, args.task)
     procs, logs = [], []
     for i, (device_id, rank_id) in enumerate(devices):
-        workdir = cwd / f"{prefix}{i}"
+        workdir = cwd / rank_dir.format(i=i)
         env = dict(base_env(backend, args))
         env.update({"RANK_TABLE_FILE": table, size_var: world, dev_var: device_id, rank_var: rank_id})
         argv = ([shutil.which("taskset") or "taskset", "-c", cores[i]] if cores[i] and shutil.which("taskset")
                 else []) + [_python(), script.name if not args.script else str(script)] + flags
         prepare = [f"rm -rf {workdir}; mkdir {workdir}", f"copy {', '.join(copies)} from {folder}",
                    f"env > {workdir / 'env.log'}"]
-        procs.append(Proc(f"rank {rank_id}", argv, env, workdir, workdir / "log", prepare=prepare, workdir=workdir))
-        logs.append(workdir / "log")
+        procs.append(Proc(f"rank {rank_id}", argv, env, workdir, workdir / rank_log, prepare=prepare,
+                          workdir=workdir))
+        logs.append(workdir / rank_log)
     return Plan(args.task, args.model, backend, "rank_table", world, procs, logs)
 
 
@@ -518,67 +533,119 @@ def launch(args):
 # the models' shell scripts: python -m model_zoo.engine.launcher script SCRIPT.sh [MODEL FLAGS] -- USER ARGS
 # ---------------------------------------------------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ScriptSpec:
-    """What one upstream script name means: task, device, launcher (None: the device's choice) and arguments."""
+# Every script name has a generic form (below); a model folder declares its upstream forms in its own
+# ``script_forms.py`` (:func:`model_zoo.engine.registry.register_scripts`), which win for that model.
 
-    task: str
-    device: str
-    launcher: str = None
-    required: tuple = ("DATA_PATH",)
-    optional: tuple = ()
+def _generic(task, device, launcher=None, required=("DATA_PATH",), optional=()):
+    kinds = {"DATA_PATH": "data", "RANK_TABLE_FILE": "rank_table", "CHECKPOINT_PATH": "ckpt", "N": "nproc",
+             "DEVICE_ID": "device_id"}
+    args = tuple(ScriptArg(n, kinds[n]) for n in required) + tuple(ScriptArg(n, kinds[n], optional=True)
+                                                                    for n in optional)
+    return ScriptForm(task, device, launcher, args)
 
 
 _RANK_TABLE = ("RANK_TABLE_FILE", "DATA_PATH")
 SCRIPTS = {
-    "run_distribute_train_gpu": ScriptSpec("train", "GPU"),
-    "run_distribute_train": ScriptSpec("train", "Ascend", "rank_table", _RANK_TABLE),
-    "run_distribute_train_ascend": ScriptSpec("train", "Ascend", "rank_table", _RANK_TABLE),
-    "run_distribute_train_cpu": ScriptSpec("train", "CPU", optional=("N",)),
-    "run_standalone_train_cpu": ScriptSpec("train", "CPU", "single"),
-    "run_standalone_train_gpu": ScriptSpec("train", "GPU", "single", optional=("DEVICE_ID",)),
-    "run_standalone_train_ascend": ScriptSpec("train", "Ascend", "single", optional=("DEVICE_ID",)),
-    "run_eval_cpu": ScriptSpec("eval", "CPU", "single", ("DATA_PATH", "CHECKPOINT_PATH")),
-    "run_eval_gpu": ScriptSpec("eval", "GPU", "single", ("DATA_PATH", "CHECKPOINT_PATH"), ("DEVICE_ID",)),
-    "run_eval_ascend": ScriptSpec("eval", "Ascend", "single", ("DATA_PATH", "CHECKPOINT_PATH"), ("DEVICE_ID",)),
-    "run_distribute_eval": ScriptSpec("eval", "Ascend", "rank_table", _RANK_TABLE + ("CHECKPOINT_PATH",)),
-    "run_distribute_eval_gpu": ScriptSpec("eval", "GPU", None, ("DATA_PATH", "CHECKPOINT_PATH")),
-    "run_distribute_eval_cpu": ScriptSpec("eval", "CPU", None, ("DATA_PATH", "CHECKPOINT_PATH"), ("N",)),
+    "run_distribute_train_gpu": _generic("train", "GPU"),
+    "run_distribute_train": _generic("train", "Ascend", "rank_table", _RANK_TABLE),
+    "run_distribute_train_ascend": _generic("train", "Ascend", "rank_table", _RANK_TABLE),
+    "run_distribute_train_cpu": _generic("train", "CPU", optional=("N",)),
+    "run_standalone_train_cpu": _generic("train", "CPU", "single"),
+    "run_standalone_train_gpu": _generic("train", "GPU", "single", optional=("DEVICE_ID",)),
+    "run_standalone_train_ascend": _generic("train", "Ascend", "single", optional=("DEVICE_ID",)),
+    "run_eval_cpu": _generic("eval", "CPU", "single", ("DATA_PATH", "CHECKPOINT_PATH")),
+    "run_eval_gpu": _generic("eval", "GPU", "single", ("DATA_PATH", "CHECKPOINT_PATH"), ("DEVICE_ID",)),
+    "run_eval_ascend": _generic("eval", "Ascend", "single", ("DATA_PATH", "CHECKPOINT_PATH"), ("DEVICE_ID",)),
+    "run_distribute_eval": _generic("eval", "Ascend", "rank_table", _RANK_TABLE + ("CHECKPOINT_PATH",)),
+    "run_distribute_eval_gpu": _generic("eval", "GPU", None, ("DATA_PATH", "CHECKPOINT_PATH")),
+    "run_distribute_eval_cpu": _generic("eval", "CPU", None, ("DATA_PATH", "CHECKPOINT_PATH"), ("N",)),
 }
 
 
+def _script_key(script_path):
+    name = Path(script_path).name
+    return name[:-3] if name.endswith(".sh") else name
+
+
+def _script_model(script_path):
+    """The model folder a script belongs to: <model>/scripts/<script>.sh."""
+    return Path(script_path).resolve().parent.parent.name
+
+
+def script_forms(model):
+    """Every script form of a model folder: the generic ones, overridden / extended by the model's own."""
+    return dict(SCRIPTS, **registry.script_forms(model))
+
+
+def script_form(model, script):
+    """The form of ``script`` (a name, with or without .sh, or a path) for model folder ``model``."""
+    return script_forms(model).get(_script_key(script))
+
+
 def script_usage(path, spec):
-    args = " ".join(list(spec.required) + [f"[{name}]" for name in spec.optional])
-    return f"usage: bash scripts/{Path(path).name} {args} [--key=value ...]"
+    return spec.usage(Path(path).name)
 
 
-def _positional_to_option(name, value):
-    if name == "DATA_PATH":
+def _integer(arg, value, least):
+    if not value.isdigit() or int(value) < least:
+        kind = "positive" if least else "non-negative"
+        raise UsageError(f"{arg.name} must be a {kind} integer, got {value!r}")
+    return value
+
+
+def _positional(arg, value, folder):
+    """(launcher options, YAML or None, train.py / eval.py flags) that one positional argument stands for."""
+    if arg.choices and value not in arg.choices:
+        raise UsageError(f"{arg.name} {value!r} is not one of {', '.join(arg.choices)}")
+    kind, flags = arg.kind, [f"--{arg.flag}={value}"] if arg.flag else []
+    if kind == "data":
         if not Path(value).is_dir():
-            raise UsageError(f"DATA_PATH {value} is not a directory")
-        return ["--data", value]
-    if name == "RANK_TABLE_FILE":
+            raise UsageError(f"{arg.name} {value} is not a directory")
+        return ["--data", value], None, flags
+    if kind == "rank_table":
         if not Path(value).is_file():
-            raise UsageError(f"RANK_TABLE_FILE {value} is not a file")
-        return ["--rank_table", value]
-    if name == "CHECKPOINT_PATH":
+            raise UsageError(f"{arg.name} {value} is not a file")
+        return ["--rank_table", value], None, flags
+    if kind == "ckpt":
         if not Path(value).exists():
-            raise UsageError(f"CHECKPOINT_PATH {value} does not exist")
-        return ["--ckpt", value]
-    if not value.isdigit():
-        raise UsageError(f"{name} must be a non-negative integer, got {value!r}")
-    return ["--nproc", value] if name == "N" else ["--device_start", value]
+            raise UsageError(f"{arg.name} {value} does not exist")
+        return ["--ckpt", value], None, flags
+    if kind == "nproc":
+        return ["--nproc", _integer(arg, value, 1)], None, flags
+    if kind == "device_id":
+        return ["--device_start", _integer(arg, value, 0)], None, flags
+    if kind == "visible_devices":
+        if not re.fullmatch(r"\d+(,\d+)*", value):
+            raise UsageError(f"{arg.name} must list device ids like 0,1,2,3, got {value!r}")
+        return ["--visible_devices", value], None, flags
+    if kind == "device":
+        try:
+            name = get_backend(value).name
+        except DeviceError as exc:
+            raise UsageError(f"{arg.name}: {exc}") from None
+        return ["--device", name], None, flags
+    if kind == "config":
+        if arg.config is None:
+            if not Path(value).is_file() and not (folder / value).is_file():
+                raise UsageError(f"{arg.name} {value}: not found here nor in {folder}")
+            return [], value, flags
+        config = arg.config.get(value) if isinstance(arg.config, dict) else arg.config.format(value)
+        if config and not (folder / config).is_file():
+            raise UsageError(f"{arg.name} {value!r}: {folder / config} does not exist")
+        return [], config, flags
+    return [], None, flags                                   # kind 'flag'
 
 
 def script_args(script_path, defaults, user):
     """Launcher arguments for a model script: its model and defaults, the user's positionals and flags."""
-    name = Path(script_path).name
-    spec = SCRIPTS.get(name[:-3] if name.endswith(".sh") else name)
+    model = _script_model(script_path)
+    spec = script_form(model, script_path)
     if spec is None:
-        raise UsageError(f"{name} is not a launcher script this zoo knows ({', '.join(sorted(SCRIPTS))})")
-    model = Path(script_path).resolve().parent.parent.name
+        raise UsageError(f"{Path(script_path).name} is not a launcher script this zoo knows "
+                         f"({', '.join(sorted(script_forms(model)))})")
+    user = list(user)
     positionals = []
-    while user and not user[0].startswith("-") and len(positionals) < len(spec.required) + len(spec.optional):
+    while user and not user[0].startswith("-") and len(positionals) < len(spec.args):
         positionals.append(user.pop(0))
     if len(positionals) < len(spec.required):
         missing = " ".join(spec.required[len(positionals):])
@@ -596,38 +663,48 @@ def script_args(script_path, defaults, user):
             flags.append(token)
         else:
             raise UsageError(f"unexpected argument {token!r}; flags take the form --key=value")
-    argv = [spec.task, "--model", model, "--device", spec.device]
+    argv = [spec.task, "--model", model]
+    if spec.device:
+        argv += ["--device", spec.device]
     if spec.launcher:
         argv += ["--launcher", spec.launcher]
     elif os.environ.get("MODEL_ZOO_LAUNCHER"):
         argv += ["--launcher", os.environ["MODEL_ZOO_LAUNCHER"]]
-    names = list(spec.required) + list(spec.optional)
-    for label, value in zip(names, positionals):
-        argv += _positional_to_option(label, value)
-    config = [d for d in defaults if d.startswith("--config_path=")]
-    if config:
-        argv += ["--config_path", config[-1].split("=", 1)[1]]
+    configs = [d.split("=", 1)[1] for d in defaults if d.startswith("--config_path=")]
+    positional_flags = []
+    folder = model_folder(model)
+    for arg, value in zip(spec.args, positionals):
+        options, config, more = _positional(arg, value, folder)
+        argv += options
+        configs += [config] if config else []
+        positional_flags += more
+    if configs:
+        argv += ["--config_path", configs[-1]]
+    if spec.log:
+        argv += ["--log_file", spec.log]
     argv += launcher_opts
-    return argv + ["--"] + [d for d in defaults if not d.startswith("--config_path=")] + flags
+    return argv + ["--"] + [d for d in defaults if not d.startswith("--config_path=")] + positional_flags + flags
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     script_mode = bool(argv) and argv[0] == "script"
     usage = USAGE
+    form = None
     try:
         if script_mode:
             if len(argv) < 2:
                 raise UsageError("script mode needs the script path")
-            name = Path(argv[1]).name
-            spec = SCRIPTS.get(name[:-3] if name.endswith(".sh") else name)
-            usage = script_usage(name, spec) if spec else usage
+            form = script_form(_script_model(argv[1]), argv[1])
+            usage = script_usage(argv[1], form) if form else usage
             defaults, user = split_args(argv[2:])
             argv = script_args(argv[1], defaults, user)
         if argv and argv[0] in ("-h", "--help"):
             print(usage)
             return 0
-        return launch(parse(argv))
+        args = parse(argv)
+        args.form = form
+        return launch(args)
     except UsageError as exc:
         print(usage, file=sys.stderr)
         print(f"error: {exc.args[0]}", file=sys.stderr)

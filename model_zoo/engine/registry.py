@@ -5,7 +5,9 @@ sub-package of ``model_zoo`` other than the engine.  The engine never names a mo
 """
 import fnmatch
 import importlib
+import importlib.util
 import pkgutil
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Optional
@@ -135,3 +137,97 @@ def discover():
     for info in pkgutil.iter_modules(model_zoo.__path__):
         if info.ispkg and info.name != "engine":
             importlib.import_module(f"model_zoo.{info.name}")
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# launcher script forms: what a model's scripts/run_*.sh take, as its upstream README shows them
+# ---------------------------------------------------------------------------------------------------------------
+#
+# A model folder declares them in a light ``script_forms.py`` (no MindSpore import: the launcher reads it for every
+# script call) that calls :func:`register_scripts`.  Script names it does not declare take the shared generic forms
+# of :mod:`model_zoo.engine.launcher`.
+
+ARG_KINDS = ("data", "ckpt", "rank_table", "nproc", "device_id", "visible_devices", "device", "config", "flag")
+_SCRIPT_FORMS = {}
+_SCRIPT_FORMS_LOADED = set()
+
+
+@dataclass(frozen=True)
+class ScriptArg:
+    """One positional argument of a launcher script and what it sets.
+
+    kind:
+        data             the data folder (launcher ``--data``; train.py/eval.py ``--data_dir``)
+        ckpt             a checkpoint (``--ckpt``; ``--pre_trained``)
+        rank_table       an hccl rank table file (``--rank_table``)
+        nproc            the number of processes (``--nproc``)
+        device_id        the first device id (``--device_start``)
+        visible_devices  comma-separated device ids (``--visible_devices``: the device's visible-devices variable)
+        device           the device (``--device``: CPU, GPU, Ascend)
+        config           a YAML (``--config_path``); with ``config`` set, the value is a name: the YAML is
+                         ``config.format(value)`` (a str) or ``config[value]`` (a dict), and ``flag`` gets the value
+        flag             a train.py / eval.py flag: ``--<flag>=VALUE``
+    choices: the values accepted (empty: any).  optional: trailing arguments that may be left out.
+    """
+
+    name: str
+    kind: str
+    flag: str = ""
+    choices: tuple = ()
+    config: object = None
+    optional: bool = False
+
+    def __post_init__(self):
+        if self.kind not in ARG_KINDS:
+            raise ValueError(f"ScriptArg {self.name}: kind {self.kind!r} is not one of {', '.join(ARG_KINDS)}")
+
+
+@dataclass(frozen=True)
+class ScriptForm:
+    """One launcher script: task, device (None: an argument of kind 'device' gives it), launcher (None: the
+    device's preference, 'single' for one process), its positional arguments (required ones first) and, optionally,
+    where its logs go as upstream: ``log`` (one process / mpirun / msrun: a file relative to the working folder),
+    ``rank_dir`` (rank table: the per-rank folder, ``{i}`` the local index), ``rank_log`` (the log file in it)
+    and ``taskset`` (rank table: bind cores as upstream)."""
+
+    task: str
+    device: Optional[str] = None
+    launcher: Optional[str] = None
+    args: tuple = ()
+    log: str = ""
+    rank_dir: str = ""
+    rank_log: str = ""
+    taskset: bool = True
+
+    @property
+    def required(self):
+        return tuple(a.name for a in self.args if not a.optional)
+
+    @property
+    def optional(self):
+        return tuple(a.name for a in self.args if a.optional)
+
+    def usage(self, script):
+        names = [a.name if not a.optional else f"[{a.name}]" for a in self.args]
+        return " ".join([f"usage: bash scripts/{script}"] + names + ["[--key=value ...]"])
+
+
+def register_scripts(model, forms):
+    """Declare model folder ``model``'s script forms: ``{'run_distribute_train': ScriptForm(...), ...}``."""
+    _SCRIPT_FORMS.setdefault(model, {}).update(forms)
+    return forms
+
+
+def script_forms(model):
+    """The script forms model folder ``model`` declares (loads its ``script_forms.py`` alone, without the model
+    package and so without MindSpore)."""
+    if model not in _SCRIPT_FORMS_LOADED:
+        _SCRIPT_FORMS_LOADED.add(model)
+        path = Path(__file__).resolve().parents[1] / str(model) / "script_forms.py"
+        name = f"model_zoo.{model}.script_forms"
+        if path.is_file() and name not in sys.modules:
+            spec = importlib.util.spec_from_file_location(name, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+    return dict(_SCRIPT_FORMS.get(model, {}))

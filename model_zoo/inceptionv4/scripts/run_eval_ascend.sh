@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# bash scripts/run_eval_ascend.sh DATA_PATH CHECKPOINT_PATH [DEVICE_ID] [--key=value ...]
+# bash scripts/run_eval_ascend.sh DEVICE_ID DATA_DIR CHECKPOINT_PATH [--key=value ...]
 exec bash "$(dirname "$0")/../../../scripts/model_script.sh" "$0" -- "$@"

@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# bash scripts/run_eval_cpu.sh DATA_PATH CHECKPOINT_PATH [--key=value ...]
+# bash scripts/run_eval_cpu.sh DATA_DIR CKPT [--key=value ...]
 exec bash "$(dirname "$0")/../../../scripts/model_script.sh" "$0" --config_path=default_config_cpu.yaml -- "$@"

@@ -1,3 +1,3 @@
 #!/usr/bin/env bash
-# bash scripts/run_standalone_train_ascend.sh DATA_PATH [DEVICE_ID] [--key=value ...]
+# bash scripts/run_standalone_train_ascend.sh DEVICE_ID DATA_DIR [--key=value ...]
 exec bash "$(dirname "$0")/../../../scripts/model_script.sh" "$0" -- "$@"
