@@ -472,7 +472,8 @@ class Bench:
     def iters(self):
         if self.quick:
             return dict(iters=2, warmup=0, min_iters=1, budget=30.0)
-        return dict(iters=self.args.iters, warmup=1, min_iters=3, budget=self.args.budget)
+        return dict(iters=self.args.iters, warmup=self.args.warmup, min_iters=min(3, self.args.iters),
+                    budget=self.args.budget)
 
     # measurement groups --------------------------------------------------------------------------------------
     def model_runs(self, model, batch):
@@ -645,7 +646,7 @@ class Report:
         args = self.args
         versions = self.get("versions") or {}
         loads = [r["foreign_cores"] for r in self.records if r.get("wall_s")]
-        mode = "quick" if args.quick else "full"
+        mode = section_name(args)
         lines = [f"<!-- bench:{mode}:begin -->",
                  f"## CPU benchmark vs PyTorch and MindCV (issue 8, {mode} run, {self.started:%Y-%m-%d})", "",
                  f"Command: `{self.command}`", "",
@@ -855,6 +856,11 @@ class Report:
         return out
 
 
+def section_name(args):
+    """The RESULTS.md section a run writes: ``--section`` or quick/full."""
+    return args.section or ("quick" if args.quick else "full")
+
+
 def write_results(markdown, path, mode):
     path = Path(path)
     text = path.read_text(encoding="utf-8") if path.is_file() else "# Benchmark and demo results\n"
@@ -883,6 +889,7 @@ def parse_args(argv=None):
     parser.add_argument("--repeat", type=int, default=1,
                         help="run the default and each variant this many times, interleaved (medians are reported)")
     parser.add_argument("--iters", type=int, default=5, help="timed iterations per measurement (full mode)")
+    parser.add_argument("--warmup", type=int, default=1, help="untimed steps after the first call (full mode)")
     parser.add_argument("--budget", type=float, default=60.0, help="seconds of timed loop per measurement (>= 3 iters)")
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds before a measurement is killed")
     parser.add_argument("--no-cache", action="store_true", help="skip the compile-cache cold/warm measurements")
@@ -899,6 +906,8 @@ def parse_args(argv=None):
     parser.add_argument("--jsonl", help="append raw per-run records here (default: WORKDIR/results.jsonl)")
     parser.add_argument("--results", default=str(HERE / "RESULTS.md"), help="markdown file the section goes into")
     parser.add_argument("--write", action="store_true", help="write the section also in --quick mode")
+    parser.add_argument("--section", help="name of the RESULTS.md section to write (default: quick or full); a "
+                                          "focused re-measurement keeps the full run's section")
     parser.add_argument("--no-write", action="store_true", help="do not write RESULTS.md")
     parser.add_argument("--report-only", help="rebuild the report from a results.jsonl instead of measuring")
     parser.add_argument("--command", help="with --report-only: the measuring command to show (when the records "
@@ -943,7 +952,7 @@ def main(argv=None):
     print()
     print(markdown)
     if not args.no_write and (args.write or not args.quick):
-        write_results(markdown, args.results, "quick" if args.quick else "full")
+        write_results(markdown, args.results, section_name(args))
         print(f"written to {args.results}")
     return 0
 
