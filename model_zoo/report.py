@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from model_zoo.engine.plots import plot_curves, read_metrics
+from model_zoo.engine.plots import failure, plot_curves, read_metrics
 
 COLUMNS = ("run", "arch", "device", "epochs", "last_loss", "last_top1", "best_top1", "imgs_per_sec", "wall_time_s")
 
@@ -58,8 +58,13 @@ def main(argv=None):
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(table(runs))
-    picture = plot_curves({name: metrics for name, (_, metrics) in runs.items()}, args.out)
-    print(f"curves: {picture}" if picture else "curves: not drawn (matplotlib unavailable)")
+    why = "matplotlib unavailable"
+    try:
+        picture = plot_curves({name: metrics for name, (_, metrics) in runs.items()}, args.out)
+    except Exception as exc:  # the table is the result; a failing picture only earns a warning
+        print(failure(args.out, exc), file=sys.stderr)
+        picture, why = None, "plotting failed"
+    print(f"curves: {picture}" if picture else f"curves: not drawn ({why})")
     return 0
 
 

@@ -144,20 +144,21 @@ class TrainMonitor(Callback):
 
     def draw_curves(self):
         """Refresh curves.png from metrics.csv; a plotting failure is logged, never fatal."""
-        from model_zoo.engine.plots import plot_curves, read_metrics
+        from model_zoo.engine.plots import failure, plot_curves, read_metrics
 
         try:
             self.curves_path = plot_curves({self.cfg.arch or self.recipe.name: read_metrics(self.csv_path)},
                                            Path(self.ctx.output_dir) / "curves.png")
         except Exception as exc:  # never let a picture stop training
-            self.ctx.logger.info(f"curves.png not drawn: {exc.__class__.__name__}: {exc}")
+            self.ctx.logger.info(failure("curves.png", exc))
             self.curves_path = None
 
 
 class CheckpointSaver(Callback):
     """Saves ``<prefix>-<epoch>_<step>.ckpt`` every N epochs or steps and at the end, plus ``recovery.ckpt``
     every ``recovery_interval`` steps.  Each file holds network + optimizer state and, inside, the epoch and
-    global step; writes are atomic and CRC-protected; the newest ``keep_checkpoint_max`` are kept."""
+    global step; writes are atomic and CRC-protected; the newest ``keep_checkpoint_max`` are kept (counting the
+    ``<prefix>-*`` checkpoints already in the folder, so the limit holds across a resume)."""
 
     def __init__(self, directory, prefix, state, interval, unit, keep_max, recovery_interval=0, extra=None):
         super().__init__()
@@ -167,7 +168,8 @@ class CheckpointSaver(Callback):
         self.interval = max(1, int(interval))
         self.unit = unit
         self.recovery_interval = int(recovery_interval)
-        self.keeper = ckpt_io.CheckpointKeeper(keep_max)
+        # counts the same-prefix checkpoints already in the folder (a resumed run writing where it left off)
+        self.keeper = ckpt_io.CheckpointKeeper(keep_max, self.directory, prefix)
         self.extra = dict(extra or {})
         self.last_saved_step = -1
         self.saved = []
@@ -187,6 +189,10 @@ class CheckpointSaver(Callback):
         self.saved.append(path)
         self.last_saved_step = self.state.global_step
         return path
+
+    def existing(self):
+        """The checkpoints this saver wrote that are still on disk (keep_checkpoint_max removes the oldest)."""
+        return [path for path in dict.fromkeys(self.saved) if path.is_file()]
 
     def on_train_step_end(self, run_context):
         network = run_context.original_args().train_network

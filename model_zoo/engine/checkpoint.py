@@ -1,6 +1,7 @@
 """Checkpoints: atomic, checksummed writes and strict, explained loads.
 
-* Writes go to ``<name>.tmp`` and are renamed into place, so a crash never leaves a half-written ``.ckpt``.
+* Writes go to a temporary file in ``.partial/``, are fsynced and renamed into place (the folder is fsynced too,
+  where the OS allows it), so a crash or power loss never leaves a half-written ``.ckpt`` under the final name.
 * Every file is written with MindSpore's CRC (``crc_check=True``) and verified on load: a flipped byte is refused
   instead of loading silently.
 * Loads into a network check names and shapes and report the first mismatches in one line.
@@ -16,25 +17,64 @@ TRAIN_STATE_PREFIXES = ("moments.", "moment.", "moment1.", "moment2.", "mean_squ
                         "global_step", "beta1_power", "beta2_power", "momentum", "epoch_num", "step_num",
                         "loss_scale", "scale_sense", "current_iterator_step", "last_overflow_iterator_step",
                         "zoo_")
+# keys only a full training-state checkpoint (train network + optimizer) has: every MindSpore optimizer owns a
+# 'global_step' parameter; the slots of the usual optimizers are listed for checkpoints written elsewhere
+OPTIMIZER_STATE_PREFIXES = ("global_step", "moments.", "moment.", "moment1.", "moment2.", "mean_square.",
+                            "mean_grad.", "accum.", "beta1_power", "beta2_power")
+# files in a checkpoint folder that hold only network weights (never a run's training state)
+WEIGHTS_ONLY_NAMES = ("best.ckpt",)
 _CKPT_RE = re.compile(r"-(\d+)_(\d+)\.ckpt$")
+
+
+def _fsync_path(path, directory=False):
+    """fsync a file (or, best effort, a directory) by path; directories cannot be fsynced everywhere."""
+    flags = os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if directory else 0)
+    try:
+        fd = os.open(str(path), flags)
+    except OSError:
+        if directory:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not directory:
+            raise
+    finally:
+        os.close(fd)
+
+
+def _atomic_write(path, write):
+    """``write(tmp)`` into a temporary file next to ``path``, fsync it, rename it to ``path``, fsync the folder."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp_dir = path.parent / ".partial"  # same file system, invisible to *.ckpt globs
+    tmp_dir.mkdir(exist_ok=True)
+    tmp = tmp_dir / f"{os.getpid()}_{path.name}"
+    write(tmp)
+    _fsync_path(tmp)                         # the bytes are on disk before the name points at them
+    os.replace(tmp, path)
+    _fsync_path(path.parent, directory=True)  # and the rename itself survives a power loss (best effort)
+    try:
+        tmp_dir.rmdir()  # only succeeds when no other writer is using it
+    except OSError:
+        pass
+    return path
 
 
 def save(cell_or_list, path, append_dict=None):
     """Atomically write a checkpoint (with CRC) of a Cell or a list of {'name', 'data'} entries."""
     import mindspore as ms
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = path.parent / ".partial"  # same file system, invisible to *.ckpt globs
-    tmp_dir.mkdir(exist_ok=True)
-    tmp = tmp_dir / f"{os.getpid()}_{path.name}"
-    ms.save_checkpoint(cell_or_list, str(tmp), append_dict=append_dict, crc_check=True)
-    os.replace(tmp, path)
-    try:
-        tmp_dir.rmdir()  # only succeeds when no other writer is using it
-    except OSError:
-        pass
-    return path
+    return _atomic_write(path, lambda tmp: ms.save_checkpoint(cell_or_list, str(tmp), append_dict=append_dict,
+                                                              crc_check=True))
+
+
+def copy(source, path):
+    """Atomically copy a checkpoint file (temporary file, fsync, rename, as :func:`save`)."""
+    import shutil
+
+    return _atomic_write(path, lambda tmp: shutil.copyfile(source, tmp))
 
 
 def read(path):
@@ -51,6 +91,11 @@ def read(path):
     except (ValueError, RuntimeError, OSError) as exc:
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated (MindSpore: "
                               f"{str(exc).splitlines()[0][:120]}); use an intact copy") from None
+
+
+def has_optimizer_state(param_dict):
+    """True when a checkpoint holds optimizer state (so it can resume a run), not only network weights."""
+    return any(name.startswith(OPTIMIZER_STATE_PREFIXES) for name in param_dict)
 
 
 def network_params(param_dict):
@@ -125,15 +170,37 @@ def checkpoints_in(path):
     raise CheckpointError(f"checkpoint {path} not found; check the path given to --pre_trained")
 
 
-class CheckpointKeeper:
-    """Keeps at most ``keep_max`` checkpoints in a folder: the oldest written are removed first, never the newest."""
+def prefixed_checkpoints(directory, prefix):
+    """``<prefix>-<epoch>_<step>.ckpt`` files in ``directory``, oldest first (by modification time, then by the
+    epoch/step of the name); other files (best.ckpt, recovery.ckpt, other prefixes) are not included."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        return []
+    pattern = re.compile(re.escape(str(prefix)) + r"-\d+_\d+\.ckpt$")
+    found = []
+    for path in directory.iterdir():
+        if pattern.fullmatch(path.name):
+            try:
+                found.append((path.stat().st_mtime, epoch_step_from_name(path), path))
+            except OSError:  # removed meanwhile
+                continue
+    return [path for _, _, path in sorted(found)]
 
-    def __init__(self, keep_max):
+
+class CheckpointKeeper:
+    """Keeps at most ``keep_max`` checkpoints in a folder: the oldest written are removed first, never the newest.
+
+    With ``directory`` and ``prefix`` the keeper starts from the ``<prefix>-<epoch>_<step>.ckpt`` files already
+    there (a resumed run writing into the folder of the run it continues), oldest first, so the limit holds across
+    a resume too."""
+
+    def __init__(self, keep_max, directory=None, prefix=None):
         self.keep_max = int(keep_max)
-        self.written = []
+        self.written = prefixed_checkpoints(directory, prefix) if directory is not None and prefix is not None else []
 
     def add(self, path):
-        self.written.append(Path(path))
+        path = Path(path)
+        self.written = [p for p in self.written if p != path] + [path]  # re-written: now the newest
         while self.keep_max > 0 and len(self.written) > self.keep_max:
             old = self.written.pop(0)
             if old.exists() and old != self.written[-1]:

@@ -134,7 +134,8 @@ def evaluate(recipe, cfg):
         if ctx.is_main:
             suffix = f"_{Path(path).stem}" if len(results) or Path(cfg.pre_trained).is_dir() else ""
             if cfg.eval_per_class:
-                for written in write_per_class(counts["confusion"], classes, ctx.output_dir, suffix):
+                for written in write_per_class(counts["confusion"], classes, ctx.output_dir, suffix,
+                                               warn=logger.info):
                     logger.info(f"wrote {written}")
             if cfg.eval_results_file:
                 logger.info(f"wrote {write_results(counts, cfg.eval_results_file, suffix)}")
@@ -154,10 +155,11 @@ def class_names(dataset, cfg):
     return [str(i) for i in range(int(cfg.num_classes))]
 
 
-def write_per_class(confusion, classes, directory, suffix=""):
+def write_per_class(confusion, classes, directory, suffix="", warn=None):
     """per_class<suffix>.csv (class, correct, total, accuracy), confusion_matrix<suffix>.csv and, for up to
-    100 classes, confusion_matrix<suffix>.png."""
-    from model_zoo.engine.plots import plot_confusion
+    100 classes, confusion_matrix<suffix>.png (a plotting failure is reported through ``warn``, one line, never
+    fatal: the CSVs hold the numbers)."""
+    from model_zoo.engine.plots import failure, plot_confusion
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
@@ -176,7 +178,17 @@ def write_per_class(confusion, classes, directory, suffix=""):
         for name, row in zip(classes, confusion):
             writer.writerow([name] + [int(v) for v in row])
     written = [per_class, matrix]
-    picture = plot_confusion(confusion, classes, directory / f"confusion_matrix{suffix}.png")
+    try:
+        picture = plot_confusion(confusion, classes, directory / f"confusion_matrix{suffix}.png")
+    except Exception as exc:  # never let a picture stop an evaluation
+        picture = None
+        message = failure(f"confusion_matrix{suffix}.png", exc)
+        if warn is None:
+            import sys
+
+            print(message, file=sys.stderr)
+        else:
+            warn(message)
     if picture:
         written.append(picture)
     return written

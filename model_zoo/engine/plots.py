@@ -1,5 +1,6 @@
-"""Pictures of a run (headless matplotlib).  Plotting is optional: a missing or failing matplotlib never stops
-training or evaluation; the functions return None and say why."""
+"""Pictures of a run (headless matplotlib).  Plotting is optional: a missing matplotlib makes the functions return
+None; an error while drawing is raised, and every caller (training, eval, report) turns it into a one-line warning
+(:func:`failure`) so a picture never stops a run."""
 import csv
 from pathlib import Path
 
@@ -14,6 +15,12 @@ def _pyplot():
         return plt
     except Exception:  # matplotlib absent or broken: plots are skipped
         return None
+
+
+def failure(what, exc):
+    """One warning line for a picture that could not be drawn."""
+    detail = (str(exc).strip().splitlines() or [""])[0][:200]
+    return f"WARNING: {what} not drawn: {exc.__class__.__name__}: {detail}"
 
 
 def read_metrics(path):
@@ -31,6 +38,13 @@ def plot_curves(runs, path):
     if plt is None:
         return None
     fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    try:
+        return _draw_curves(fig, axes, runs, path)
+    finally:
+        plt.close(fig)
+
+
+def _draw_curves(fig, axes, runs, path):
     for label, rows in runs.items():
         epochs = [r["epoch"] for r in rows]
         axes[0].plot(epochs, [r["mean_loss"] for r in rows], marker="o", label=label)
@@ -53,7 +67,6 @@ def plot_curves(runs, path):
     path = Path(path)
     tmp = path.with_name(path.stem + ".tmp.png")
     fig.savefig(tmp, dpi=90)
-    plt.close(fig)
     tmp.replace(path)
     return path
 
@@ -65,6 +78,13 @@ def plot_confusion(matrix, classes, path):
         return None
     size = max(4.0, 0.35 * len(classes) + 2)
     fig, axis = plt.subplots(figsize=(size, size))
+    try:
+        return _draw_confusion(fig, axis, matrix, classes, path)
+    finally:
+        plt.close(fig)
+
+
+def _draw_confusion(fig, axis, matrix, classes, path):
     image = axis.imshow(matrix, cmap="Blues")
     axis.set_xticks(range(len(classes)))
     axis.set_yticks(range(len(classes)))
@@ -79,6 +99,8 @@ def plot_confusion(matrix, classes, path):
                     axis.text(j, i, str(int(matrix[i][j])), ha="center", va="center", fontsize=7)
     fig.colorbar(image, ax=axis, fraction=0.046)
     fig.tight_layout()
-    fig.savefig(path, dpi=90)
-    plt.close(fig)
-    return Path(path)
+    path = Path(path)
+    tmp = path.with_name(path.stem + ".tmp.png")
+    fig.savefig(tmp, dpi=90)
+    tmp.replace(path)
+    return path

@@ -40,11 +40,13 @@ def _scalar(value):
 
 
 def find_resume_checkpoint(cfg, logger):
-    """The checkpoint ``--resume`` names; for ``auto`` the newest intact one under ``ckpt_path`` (or None)."""
+    """The checkpoint ``--resume`` names; for ``auto`` the newest intact full-state checkpoint (network, optimizer,
+    epoch/step) under ``ckpt_path``, or None.  Weights-only files (best.ckpt) are never chosen."""
     if str(cfg.resume).lower() != "auto":
         return Path(cfg.resume)
     root = Path(str(cfg.ckpt_path))
-    candidates = sorted((p for p in root.rglob("*.ckpt") if ".partial" not in p.parts),
+    candidates = sorted((p for p in root.rglob("*.ckpt") if ".partial" not in p.parts
+                         and p.name not in ckpt_io.WEIGHTS_ONLY_NAMES),
                         key=lambda p: p.stat().st_mtime, reverse=True) if root.is_dir() else []
     for path in candidates:
         try:
@@ -52,8 +54,9 @@ def find_resume_checkpoint(cfg, logger):
         except CheckpointError as exc:
             logger.info(f"resume: skipping {path}: {exc}")
             continue
-        if "step_num" in params:
+        if "step_num" in params and ckpt_io.has_optimizer_state(params):
             return path
+        logger.info(f"resume: skipping {path}: network weights only (no optimizer state / epoch and step)")
     logger.info(f"resume auto: no checkpoint with training state under {root}; starting from scratch")
     return None
 
@@ -63,9 +66,9 @@ def restore(train_network, path):
     import mindspore as ms
 
     params = ckpt_io.read(path)
-    if "step_num" not in params:
-        raise CheckpointError(f"{path} holds no training state (epoch/step); it can start a run with "
-                              f"--pre_trained but not --resume it")
+    if "step_num" not in params or not ckpt_io.has_optimizer_state(params):
+        raise CheckpointError(f"{path} holds no training state (optimizer state, epoch/step: network weights only, "
+                              f"like best.ckpt); it can start a run with --pre_trained but not --resume it")
     own = {p.name for p in train_network.get_parameters()}
     missing = sorted(own - set(params))
     if missing:
@@ -76,18 +79,65 @@ def restore(train_network, path):
     return _scalar(params["step_num"])
 
 
-class EvalDuringTraining:
-    """Top-1/top-5 on the val set every ``eval_interval`` epochs (exact counts summed over ranks); keeps best.ckpt."""
+def read_best(path):
+    """(top1, epoch, step) recorded in a best.ckpt, or None (no file, unreadable, or written before the zoo
+    recorded its score)."""
+    from model_zoo.engine.weights_meta import read_meta
 
-    def __init__(self, recipe, cfg, ctx, net, best_path):
+    meta = read_meta(path) if Path(path).is_file() else {}
+    try:
+        return float(meta["best_top1"]), int(meta.get("best_epoch", 0)), int(meta.get("best_step", 0))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+class EvalDuringTraining:
+    """Top-1/top-5 on the val set every ``eval_interval`` epochs (exact counts summed over ranks); keeps best.ckpt.
+
+    best.ckpt holds the network weights only (no optimizer state, so ``--resume auto`` never picks it), the
+    ``zoo_*`` metadata of the run's other checkpoints (eval/predict configure themselves from it) and the score it
+    was kept for (``zoo_best_top1``, ``zoo_best_top5``, ``zoo_best_epoch``, ``zoo_best_step``); a resumed run
+    continues from that score instead of replacing best.ckpt with a worse epoch."""
+
+    def __init__(self, recipe, cfg, ctx, net, best_path, meta=None):
         from model_zoo.engine import evaluate
 
         self.evaluate = evaluate
         self.recipe, self.cfg, self.ctx, self.net = recipe, cfg, ctx, net
         self.interval = max(1, int(cfg.eval_interval))
-        self.best_path = best_path
+        self.best_path = Path(best_path) if best_path is not None else None
+        self.meta = dict(meta or {})
         self.best = -1.0
+        self.best_epoch = None
+        self.carried = None  # best top-1 of the run this one resumed (before the resume point)
         self.batch = int(cfg.eval_batch_size or cfg.batch_size)
+
+    def resume_best(self, resume_path, global_step):
+        """After a resume: start from the best top-1 recorded in best.ckpt (in this run's checkpoint folder or in
+        the folder of the checkpoint resumed from), copied here when it lives elsewhere.  A best.ckpt recorded
+        after the resume point belongs to the epochs being redone and is ignored (they are evaluated again)."""
+        if self.best_path is None:
+            return
+        sources = [self.best_path] + ([Path(resume_path).parent / "best.ckpt"] if resume_path else [])
+        found = None
+        for path in dict.fromkeys(sources):
+            record = read_best(path)
+            if record is None:
+                continue
+            top1, epoch, step = record
+            if step > global_step:
+                self.ctx.logger.info(f"resume: {path} (top1 {top1:.4f}, epoch {epoch}) is past the resume point; "
+                                     f"ignored")
+                continue
+            if found is None or top1 > found[0]:
+                found = (top1, epoch, path)
+        if found is None:
+            return
+        self.best, self.best_epoch, source = found
+        self.carried = self.best
+        if source != self.best_path:
+            ckpt_io.copy(source, self.best_path)
+        self.ctx.logger.info(f"resume: best top1 so far {self.best:.4f} (epoch {self.best_epoch}) from {source}")
 
     def __call__(self, state):
         if state.epoch % self.interval and state.epoch != state.max_epoch:
@@ -101,9 +151,12 @@ class EvalDuringTraining:
         self.ctx.logger.info(f"cur epoch {state.epoch}, cur_step {state.global_step}, top1 accuracy {top1:.4f}, "
                              f"top5 accuracy {top5:.4f}. (top1_correct={counts['top1']}, tot={counts['tot']})")
         if self.best_path is not None and top1 > self.best:
-            self.best = top1
-            ckpt_io.save(self.net, self.best_path, append_dict={"epoch_num": state.epoch,
-                                                                "step_num": state.global_step})
+            self.best, self.best_epoch = top1, state.epoch
+            # no epoch_num/step_num: those mark a checkpoint that can resume training, this one cannot
+            record = {"zoo_best_top1": json.dumps(top1), "zoo_best_top5": json.dumps(top5),
+                      "zoo_best_epoch": json.dumps(int(state.epoch)),
+                      "zoo_best_step": json.dumps(int(state.global_step))}
+            ckpt_io.save(self.net, self.best_path, append_dict=dict(self.meta, **record))
             self.ctx.logger.info(f"best top1 {top1:.4f} at epoch {state.epoch}: saved {self.best_path}")
         return {"top1": f"{top1:.6f}", "top5": f"{top5:.6f}"}
 
@@ -135,6 +188,10 @@ def run_summary(recipe, cfg, ctx, monitor, saver, eval_hook, steps_per_epoch, wa
     """summary.json: config, device, versions, last/best accuracy, images/s, wall time, checkpoints."""
     last = monitor.history[-1] if monitor.history else {}
     evaluated = [row for row in monitor.history if row.get("top1") not in ("", None)]
+    best_scores = [float(r["top1"]) for r in evaluated]
+    if eval_hook is not None and eval_hook.carried is not None:
+        best_scores.append(eval_hook.carried)  # the best of the epochs before a resume
+    best_ckpt = eval_hook.best_path if eval_hook is not None and eval_hook.best >= 0 else None
 
     def number(row, key):
         return float(row[key]) if row and row.get(key) not in ("", None) else None
@@ -144,13 +201,13 @@ def run_summary(recipe, cfg, ctx, monitor, saver, eval_hook, steps_per_epoch, wa
         "ranks": ctx.group_size, "epochs": int(cfg.max_epoch), "epochs_run": len(monitor.history),
         "steps_per_epoch": steps_per_epoch, "resumed_from": str(resume_path) if resume_path else None,
         "wall_time_s": round(wall, 3), "output_dir": str(ctx.output_dir),
-        "checkpoints": [str(p) for p in (saver.saved if saver else [])],
-        "best_checkpoint": str(eval_hook.best_path) if eval_hook and eval_hook.best >= 0 and eval_hook.best_path
-        else None,
+        "checkpoints": [str(p) for p in (saver.existing() if saver else [])],  # keep_checkpoint_max removed the rest
+        "best_checkpoint": str(best_ckpt) if best_ckpt is not None and best_ckpt.is_file() else None,
+        "best_epoch": eval_hook.best_epoch if best_ckpt is not None else None,
         "last_loss": number(last, "loss"), "imgs_per_sec": number(last, "imgs_per_sec"),
         "last_top1": number(evaluated[-1], "top1") if evaluated else None,
         "last_top5": number(evaluated[-1], "top5") if evaluated else None,
-        "best_top1": max(float(r["top1"]) for r in evaluated) if evaluated else None,
+        "best_top1": max(best_scores) if best_scores else None,
         "metrics_csv": str(monitor.csv_path), "curves_png": str(monitor.curves_path) if monitor.curves_path else None,
         "versions": _versions(),
         "config": {k: v for k, v in cfg.items() if isinstance(v, (str, int, float, bool, type(None)))},
@@ -199,17 +256,20 @@ def train(recipe, cfg):
                datetime=ctx.stamp)
     ckpt_dir = Path(str(cfg.ckpt_dir_template).format(**fmt))
     saving = ctx.is_main or not int(cfg.is_save_on_master)
+    meta = checkpoint_metadata(recipe, cfg, first)  # in every checkpoint, best.ckpt included
     eval_hook = None
     if cfg.run_eval:
         eval_hook = EvalDuringTraining(recipe, cfg, ctx, net, ckpt_dir / "best.ckpt" if saving and
-                                       cfg.save_best_ckpt else None)
+                                       cfg.save_best_ckpt else None, meta=meta)
+        if resume_path is not None:
+            eval_hook.resume_best(resume_path, state.global_step)
     monitor = TrainMonitor(recipe, cfg, ctx, state, lr, eval_hook=eval_hook)
     callbacks = [StepCounter(state), monitor]
     saver = None
     if saving:
         saver = CheckpointSaver(ckpt_dir, str(cfg.ckpt_prefix).format(**fmt), state, cfg.ckpt_interval,
                                 cfg.ckpt_interval_unit, cfg.keep_checkpoint_max, cfg.recovery_interval,
-                                extra=checkpoint_metadata(recipe, cfg, first))
+                                extra=meta)
         callbacks.append(saver)
     sink = bool(cfg.get("dataset_sink_mode", False)) and ctx.backend.name != "CPU"
     logger.info("start network train...")
