@@ -18,6 +18,14 @@ Name mapping (our networks mirror the reference names, see each ``src/`` network
   torchvision renames with a regex when it loads them) become ``norm1`` / ``conv2``.
 * InceptionV4: timm keys as they are.
 
+Preprocessing and class names travel with the checkpoint.  The preprocessing is the arch's timm / torchvision
+default unless the weights come with a timm ``config.json`` (the Hugging Face hub layout: ``model.safetensors`` +
+``config.json`` in one folder; or ``--timm_config FILE``): its ``pretrained_cfg`` (input_size, interpolation,
+crop_pct, mean, std) is what those weights were trained and evaluated with, e.g. bicubic for timm's
+``densenet121.ra_in1k``.  ``--interpolation`` / ``--crop_pct`` override both.  Class names: ``--class_file``, else
+the config's ``label_names``, else for 1000 classes the ImageNet-1k synsets (``predict.py`` shows their names), else
+'0'..'N-1'.
+
 The target network is the reference architecture, which is not always the upstream recipe's: DenseNet with
 average-pool transitions (``transition_pool='avg'``), InceptionV4 with the timm head (``head='reference'``), VGG
 with conv biases (``has_bias=True``).  The checkpoint records that (``zoo_transition_pool``, ``zoo_head``,
@@ -272,24 +280,103 @@ def check_fit(src, arch, own, mapped, unexpected, state, num_classes_given, clas
 # conversion
 # ---------------------------------------------------------------------------------------------------------------
 
-def preprocess_for(spec, interpolation=None, crop_pct=None):
-    """zoo_preprocess of converted weights, from the arch's pretrained_cfg (timm's / torchvision's values).
+TIMM_CONFIG = "config.json"
+INTERPOLATIONS = ("bilinear", "bicubic")
+
+
+def _numbers(value, count, what, where):
+    try:
+        numbers = [float(v) for v in value]
+    except (TypeError, ValueError):
+        numbers = []
+    if len(numbers) != count:
+        raise CheckpointError(f"{where}: pretrained_cfg {what} must be a list of {count} numbers, got {value!r}")
+    return numbers
+
+
+def read_timm_config(path):
+    """The preprocessing a timm ``config.json`` (``save_for_hf`` / the Hugging Face hub layout) records for its
+    weights: {'architecture', 'input_size', 'interpolation', 'crop_pct', 'mean', 'std', 'label_names'}, only the
+    keys it has.  Interpolations other than bilinear / bicubic are refused (the zoo's eval pipeline has those)."""
+    path = Path(path)
+    try:
+        config = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CheckpointError(f"{path} is not a readable timm config.json ({exc.__class__.__name__}: "
+                              f"{str(exc)[:100]})") from None
+    pcfg = config.get("pretrained_cfg") if isinstance(config, dict) else None
+    if not isinstance(pcfg, dict):
+        raise CheckpointError(f"{path} has no 'pretrained_cfg' mapping: not a timm model config.json (pass "
+                              f"--timm_config none to ignore it)")
+    out = {}
+    if config.get("architecture") or pcfg.get("architecture"):
+        out["architecture"] = str(config.get("architecture") or pcfg.get("architecture"))
+    if pcfg.get("input_size") is not None:
+        size = _numbers(pcfg["input_size"], 3, "input_size", path)
+        out["input_size"] = (int(size[1]), int(size[2]))
+    if pcfg.get("interpolation"):
+        inter = str(pcfg["interpolation"]).lower()
+        if inter not in INTERPOLATIONS:
+            raise CheckpointError(f"{path}: interpolation {inter!r} is not supported (bilinear or bicubic); pass "
+                                  f"--interpolation to choose one")
+        out["interpolation"] = inter
+    if pcfg.get("crop_pct") is not None:
+        out["crop_pct"] = float(pcfg["crop_pct"])
+        if not 0.0 < out["crop_pct"] <= 1.0:
+            raise CheckpointError(f"{path}: crop_pct {out['crop_pct']} is not in (0, 1]")
+    for key in ("mean", "std"):
+        if pcfg.get(key) is not None:
+            out[key] = _numbers(pcfg[key], 3, key, path)
+    names = config.get("label_names") or pcfg.get("label_names")
+    if isinstance(names, (list, tuple)) and names:
+        out["label_names"] = [str(n) for n in names]
+    return out
+
+
+def find_timm_config(src, timm_config=None):
+    """The timm config to read: ``--timm_config`` (a path; 'none' = no config), else ``config.json`` beside the
+    source weights when there is one, else None."""
+    if timm_config is not None:
+        if str(timm_config).lower() in ("", "none"):
+            return None
+        path = Path(timm_config)
+        if not path.is_file():
+            raise CheckpointError(f"--timm_config {path} not found")
+        return path
+    beside = Path(src).with_name(TIMM_CONFIG)
+    return beside if beside.is_file() else None
+
+
+def preprocess_for(spec, interpolation=None, crop_pct=None, timm_cfg=None):
+    """zoo_preprocess of converted weights: the arch's pretrained_cfg (timm's / torchvision's values), overridden by
+    a timm config.json's (``timm_cfg`` as :func:`read_timm_config` returns it), overridden by the flags.
 
     ``resize_ratio`` is ``size / floor(size / crop_pct)``, so that the zoo's ``round(size / ratio)`` gives timm's
     ``floor(size / crop_pct)``: 256 for 224 (ratio 0.875) and 341 for 299."""
     pcfg = spec.pretrained_cfg
-    height, width = pcfg.input_size[1:]
-    crop = float(crop_pct or pcfg.crop_pct)
-    inter = interpolation or pcfg.interpolation
-    if inter not in ("bilinear", "bicubic"):
+    timm_cfg = timm_cfg or {}
+    height, width = timm_cfg.get("input_size") or pcfg.input_size[1:]
+    crop = float(crop_pct or timm_cfg.get("crop_pct") or pcfg.crop_pct)
+    inter = interpolation or timm_cfg.get("interpolation") or pcfg.interpolation
+    if inter not in INTERPOLATIONS:
         raise CheckpointError(f"--interpolation {inter!r}: use bilinear or bicubic")
+    mean = timm_cfg.get("mean") or pcfg.mean
+    std = timm_cfg.get("std") or pcfg.std
     return {"dataset": "imagenet2012", "image_size": [int(height), int(width)],
             "resize_ratio": height / math.floor(height / crop), "crop_pct": crop, "keep_aspect": True,
-            "interpolation": inter, "mean": [float(v) for v in pcfg.mean], "std": [float(v) for v in pcfg.std]}
+            "interpolation": inter, "mean": [float(v) for v in mean], "std": [float(v) for v in std]}
 
 
-def read_classes(path, num_classes):
+def read_classes(path, num_classes, label_names=None):
+    """Class names: a --class_file, else a timm config's label_names, else the ImageNet-1k synsets for 1000
+    classes (predict.py shows their human names), else '0'..'N-1'."""
     if path is None:
+        if label_names and len(label_names) == num_classes:
+            return list(label_names)
+        if num_classes == 1000:
+            from model_zoo.engine.deploy.labels import imagenet_synsets
+
+            return imagenet_synsets()
         return [str(i) for i in range(num_classes)]
     lines = [line.strip() for line in Path(path).read_text(encoding="utf-8").splitlines() if line.strip()]
     if len(lines) != num_classes:
@@ -298,11 +385,12 @@ def read_classes(path, num_classes):
 
 
 def convert(arch, src, dst, num_classes=None, class_file=None, interpolation=None, crop_pct=None,
-            allow_pickle=False, log=print):
+            allow_pickle=False, log=print, timm_config=None):
     """Convert timm/torchvision weights ``src`` for ``arch`` into the zoo checkpoint ``dst``.
 
-    Returns a dict (dst, arch, num_classes, tensors, preprocess).  Raises :class:`CheckpointError` (one line)
-    when the file does not fit."""
+    ``timm_config``: a timm ``config.json`` whose pretrained_cfg gives the preprocessing (None: ``config.json``
+    beside ``src`` when there is one; 'none': ignore any).  Returns a dict (dst, arch, num_classes, tensors,
+    preprocess, timm_config).  Raises :class:`CheckpointError` (one line) when the file does not fit."""
     import mindspore as ms
 
     from model_zoo.engine import checkpoint as ckpt_io
@@ -329,9 +417,31 @@ def convert(arch, src, dst, num_classes=None, class_file=None, interpolation=Non
     mapped, unexpected = to_own_names(state, own)
     check_fit(src, spec.name, own, mapped, unexpected, state, num_classes is not None, target["classifier"])
 
-    preprocess = preprocess_for(spec, interpolation, crop_pct)
+    config_path = find_timm_config(src, timm_config)
+    timm_cfg = {}
+    if config_path:
+        try:
+            timm_cfg = read_timm_config(config_path)
+        except CheckpointError as exc:
+            if timm_config is not None:  # named by the user: its problems are errors
+                raise
+            log(f"note: ignoring {config_path} beside the weights ({exc})")
+            config_path = None
+    if spec.recipe == "vgg19" and "input_size" in timm_cfg and \
+            tuple(timm_cfg["input_size"]) != tuple(spec.pretrained_cfg.input_size[1:]):
+        size = spec.pretrained_cfg.input_size[1:]
+        log(f"note: {config_path.name} gives input size {timm_cfg['input_size']}, but the converted VGG classifier "
+            f"is built for {size[0]}x{size[1]}: using {size[0]}x{size[1]}")
+        timm_cfg.pop("input_size")
+    preprocess = preprocess_for(spec, interpolation, crop_pct, timm_cfg)
+    if config_path:
+        used = ", ".join(k for k in ("input_size", "interpolation", "crop_pct", "mean", "std") if k in timm_cfg)
+        log(f"note: preprocessing from {config_path} ({used or 'nothing usable'}; flags override it)")
+        described = timm_cfg.get("architecture", "").split(".")[0]
+        if described and described != spec.name and model_spec_name(described) != spec.name:
+            log(f"warning: {config_path.name} describes a {described!r} model, not {spec.name}")
     meta = {"zoo_arch": spec.name, "zoo_recipe": spec.recipe,
-            "zoo_classes": json.dumps(read_classes(class_file, classes)),
+            "zoo_classes": json.dumps(read_classes(class_file, classes, timm_cfg.get("label_names"))),
             "zoo_preprocess": json.dumps(preprocess),
             "zoo_source": json.dumps({"file": Path(src).name, "converter": "model_zoo.convert"})}
     meta.update(target["meta"])
@@ -344,7 +454,17 @@ def convert(arch, src, dst, num_classes=None, class_file=None, interpolation=Non
         f"(resize {math.floor(preprocess['image_size'][0] / preprocess['crop_pct'])}, {preprocess['interpolation']}, "
         f"mean {tuple(preprocess['mean'])}, std {tuple(preprocess['std'])})")
     return {"dst": str(dst), "arch": spec.name, "num_classes": classes, "tensors": len(entries),
-            "preprocess": preprocess}
+            "preprocess": preprocess, "timm_config": str(config_path) if config_path else None}
+
+
+def model_spec_name(name):
+    """The registered name of an architecture name, or None."""
+    from model_zoo.engine.registry import model_spec
+
+    try:
+        return model_spec(name).name
+    except ZooError:
+        return None
 
 
 def main(argv=None):
@@ -355,18 +475,25 @@ def main(argv=None):
     parser.add_argument("--src", required=True, help="source weights: .pth/.pt/.bin (needs PyTorch) or .safetensors")
     parser.add_argument("--dst", required=True, help="output MindSpore checkpoint (.ckpt)")
     parser.add_argument("--num_classes", type=int, default=None, help="classifier outputs (default: from the file)")
-    parser.add_argument("--class_file", default=None, help="class names, one per line (default: '0'..'N-1')")
-    parser.add_argument("--interpolation", choices=("bilinear", "bicubic"), default=None,
-                        help="eval resize interpolation the weights expect (default: the arch's timm/torchvision "
-                             "value; timm's densenet*.ra_in1k weights use bicubic)")
-    parser.add_argument("--crop_pct", type=float, default=None, help="eval centre-crop fraction (default 0.875)")
+    parser.add_argument("--class_file", default=None,
+                        help="class names, one per line (default: a timm config.json's label_names, else the "
+                             "ImageNet-1k synsets for 1000 classes, else '0'..'N-1')")
+    parser.add_argument("--timm_config", default=None,
+                        help="timm config.json whose pretrained_cfg gives the preprocessing (default: config.json "
+                             "beside --src when there is one, as in a Hugging Face hub download; 'none' = ignore)")
+    parser.add_argument("--interpolation", choices=INTERPOLATIONS, default=None,
+                        help="eval resize interpolation the weights expect (default: the timm config.json's, else "
+                             "the arch's timm/torchvision value; timm's densenet*.ra_in1k weights use bicubic)")
+    parser.add_argument("--crop_pct", type=float, default=None,
+                        help="eval centre-crop fraction (default: the timm config.json's, else 0.875)")
     parser.add_argument("--allow_pickle", action="store_true",
                         help="load .pth files holding Python objects besides tensors (only for trusted files)")
     parser.add_argument("--debug", action="store_true", help="full tracebacks")
     args = parser.parse_args(argv)
     try:
         convert(args.arch, args.src, args.dst, num_classes=args.num_classes, class_file=args.class_file,
-                interpolation=args.interpolation, crop_pct=args.crop_pct, allow_pickle=args.allow_pickle)
+                interpolation=args.interpolation, crop_pct=args.crop_pct, allow_pickle=args.allow_pickle,
+                timm_config=args.timm_config)
         return 0
     except ZooError as exc:
         if args.debug:

@@ -304,3 +304,111 @@ def test_eval_py_on_converted_densenet121(tiny_folder, tmp_path):
     with open(matrix_file, encoding="utf-8") as handle:
         rows = list(csv.reader(handle))[1:]
     assert np.array_equal(np.array([[int(v) for v in row[1:]] for row in rows]), expected), rows
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# issue 6: what travels with converted weights - ImageNet class names, a timm config.json's preprocessing
+# ---------------------------------------------------------------------------------------------------------------
+
+def test_predict_shows_imagenet_names_for_converted_1000_class_weights(tmp_path):
+    """Converted without --class_file, 1000-class weights record the ImageNet-1k synsets; predict.py shows their
+    human names (not '0'..'999'), and checkpoints converted earlier with '0'..'999' get the names too."""
+    import json
+
+    from PIL import Image
+
+    from model_zoo.engine.deploy import labels
+
+    model = randomize(torchvision.models.densenet121(), seed=4)
+    dst = tmp_path / "dn.ckpt"
+    convert("densenet121", save_source(model, tmp_path / "dn.safetensors"), dst, log=lambda *_: None)
+    meta = ckpt_io.metadata(dst)
+    assert meta["classes"] == labels.imagenet_synsets()
+    imagenet = labels.imagenet_names()
+    assert labels.class_names(1000, meta) == (imagenet, "checkpoint (ImageNet synsets)")
+    assert labels.class_names(1000, {"classes": [str(i) for i in range(1000)]}) == (imagenet, "ImageNet-1k")
+    assert labels.class_names(10, {"classes": [str(i) for i in range(10)]})[0][3] == "3"  # a 10-folder dataset
+    image = tmp_path / "probe.jpg"
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (70, 90, 3), dtype=np.uint8)).save(image)
+    result = run_script(ROOT / "model_zoo" / "densenet121" / "predict.py", f"--ckpt_file={dst}", image,
+                        f"--output_json={tmp_path / 'top.json'}", "--device_target=CPU", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "class names from checkpoint (ImageNet synsets)" in result.stdout, result.stdout[-2000:]
+    top = json.loads((tmp_path / "top.json").read_text())[0]["top"]
+    assert len(top) == 5 and [e["label"] for e in top] == [imagenet[e["class_index"]] for e in top]
+    assert not any(e["label"].strip().isdigit() for e in top)
+
+
+def write_timm_config(path, architecture="densenet121", num_classes=1000, **pretrained):
+    """A config.json as timm's save_for_hf / the Hugging Face hub writes it."""
+    import json
+
+    pretrained_cfg = {"tag": "ra_in1k", "custom_load": False, "input_size": [3, 224, 224],
+                      "test_input_size": [3, 288, 288], "fixed_input_size": False, "interpolation": "bicubic",
+                      "crop_pct": 0.875, "test_crop_pct": 0.95, "crop_mode": "center",
+                      "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225], "num_classes": num_classes,
+                      "pool_size": [7, 7], "first_conv": "features.conv0", "classifier": "classifier"}
+    pretrained_cfg.update(pretrained)
+    config = {"architecture": architecture, "num_classes": num_classes, "num_features": 1024, "global_pool": "avg",
+              "pretrained_cfg": pretrained_cfg}
+    path.write_text(json.dumps(config, indent=2), encoding="utf-8")
+    return path
+
+
+def test_timm_config_json_beside_safetensors_gives_the_preprocessing(tmp_path):
+    """timm's densenet121.ra_in1k weights expect bicubic: a config.json beside model.safetensors (the hub layout)
+    is read, its pretrained_cfg recorded in the checkpoint; flags override it; --timm_config none ignores it."""
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    model = randomize(timm.create_model("densenet121", pretrained=False, num_classes=3), seed=5)
+    src = save_source(model, hub / "model.safetensors")
+    mean, std = [0.5, 0.45, 0.4], [0.2, 0.25, 0.3]
+    write_timm_config(hub / "config.json", num_classes=3, input_size=[3, 256, 256], crop_pct=0.95, mean=mean,
+                      std=std, label_names=["cat", "dog", "eel"])
+    lines = []
+    result = convert("densenet121", src, tmp_path / "a.ckpt", log=lines.append)
+    assert result["timm_config"] == str(hub / "config.json")
+    assert any("preprocessing from" in line and "config.json" in line for line in lines), lines
+    meta = ckpt_io.metadata(tmp_path / "a.ckpt")
+    pre = meta["preprocess"]
+    assert pre["interpolation"] == "bicubic" and pre["image_size"] == [256, 256] and pre["crop_pct"] == 0.95
+    assert pre["mean"] == mean and pre["std"] == std
+    assert round(256 / pre["resize_ratio"]) == 269  # timm: floor(256 / 0.95)
+    assert meta["classes"] == ["cat", "dog", "eel"]
+
+    # eval.py / predict.py settings follow: the checkpoint's preprocessing reaches the resolved config
+    from model_zoo.engine.cli import resolve
+    from model_zoo.engine.weights_meta import apply_meta
+
+    _, cfg = resolve("eval", "densenet121", ["--device_target=CPU"])
+    changes = apply_meta(cfg, meta, "densenet121")
+    assert changes["eval_interpolation"] == "bicubic" and cfg.image_size == "256,256"
+
+    # flags win over the config; without a config the arch's torchvision defaults (bilinear, 224, crop 0.875)
+    convert("densenet121", src, tmp_path / "b.ckpt", interpolation="bilinear", crop_pct=0.875, log=lambda *_: None)
+    pre = ckpt_io.metadata(tmp_path / "b.ckpt")["preprocess"]
+    assert pre["interpolation"] == "bilinear" and pre["crop_pct"] == 0.875 and pre["image_size"] == [256, 256]
+    convert("densenet121", src, tmp_path / "c.ckpt", timm_config="none", log=lambda *_: None)
+    meta = ckpt_io.metadata(tmp_path / "c.ckpt")
+    assert meta["preprocess"]["interpolation"] == "bilinear" and meta["preprocess"]["image_size"] == [224, 224]
+    assert meta["classes"] == ["0", "1", "2"]
+
+
+def test_a_config_json_that_is_not_timm_s(tmp_path):
+    """Beside the weights an unrelated config.json is ignored (with a note); named with --timm_config it is an
+    error in one line."""
+    import json
+
+    folder = tmp_path / "w"
+    folder.mkdir()
+    model = randomize(torchvision.models.densenet121(num_classes=2), seed=6)
+    src = save_source(model, folder / "model.safetensors")
+    (folder / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 8}))
+    lines = []
+    result = convert("densenet121", src, tmp_path / "x.ckpt", log=lines.append)
+    assert result["timm_config"] is None and any("ignoring" in line for line in lines), lines
+    assert ckpt_io.metadata(tmp_path / "x.ckpt")["preprocess"]["interpolation"] == "bilinear"
+    broken = write_timm_config(tmp_path / "bad.json", num_classes=2, interpolation="lanczos")
+    assert_one_line_error(run_convert("--arch", "densenet121", "--src", src, "--dst", tmp_path / "y.ckpt",
+                                      "--timm_config", broken), "interpolation 'lanczos' is not supported")
+    assert not (tmp_path / "y.ckpt").exists()

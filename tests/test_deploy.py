@@ -19,6 +19,16 @@ from PIL import Image
 from conftest import ROOT
 
 INT8_MAX_TOP1_DROP = 0.02  # int8 top-1 may be at most 2 points below the float ONNX on the 359 digit val images
+INT8_TINY_MAX_DROP = 1  # DenseNet121 / InceptionV4 on the 9 tiny val images: int8 may lose at most one of them
+EXPORT_TOLERANCE = 1e-4  # issue 5: exported file vs network, max abs difference
+
+
+def export_bound(name, scale):
+    """1e-4 absolute, except for the tiny DenseNet121 checkpoint: after 6 steps its BatchNorm statistics are far from
+    the data and its logits are in the hundreds (~150 on noise, ~770 on the val images), where one float32 ulp is
+    already 6e-5; its bound is 1e-4 x max |logit| (what the exporter's self-check allows).  DenseNet121 at 1e-4
+    absolute: test_densenet121_export_matches_within_1e_4_absolute (well-scaled logits)."""
+    return EXPORT_TOLERANCE * (max(1.0, scale) if name == "densenet121" else 1.0)
 VGG_FLAGS = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=10",
              "--device_target=CPU", "--eval_resize_ratio=1.0"]
 FAMILIES = {
@@ -111,7 +121,8 @@ def exported(trained, tmp_path_factory):
             result = cli.run("export", name, case["export"] + [f"--ckpt_file={case['checkpoint']}", "--mode=PYNATIVE",
                                                                f"--file_format={fmt}", f"--file_name={out / name}",
                                                                f"--batch_size={batch}"])
-            assert result["max_abs_diff"] is not None
+            assert result["max_abs_diff"] is not None and not result["fp16"]
+            assert result["max_abs_diff"] < export_bound(name, result["output_scale"]), (name, fmt, result)
             files[(name, fmt)] = Path(result["file"])
     return files
 
@@ -131,13 +142,28 @@ def test_export_reload_matches_the_network(name, trained, exported):
     size = case["size"]
     x = np.random.default_rng(7).standard_normal((3, 3, size, size)).astype(np.float32)
     expected = net(ms.Tensor(x)).asnumpy()
-    bound = 1e-4 * max(1.0, float(np.abs(expected).max()))
     for fmt in ("MINDIR", "ONNX"):
         model = ExportedModel(exported[(name, fmt)])
         assert model.input_shape[1:] == (3, size, size)
         got = model(x)  # batch 3 through a batch-1 MINDIR (split) and a dynamic-batch ONNX
         assert got.shape == expected.shape
-        assert np.abs(got - expected).max() < bound, (name, fmt)
+        scale = float(np.abs(expected).max())
+        assert np.abs(got - expected).max() < export_bound(name, scale), (name, fmt, scale)
+
+
+def test_densenet121_export_matches_within_1e_4_absolute(tmp_path):
+    """DenseNet121 (freshly initialised: logits of order 1) exported to MINDIR and dynamic-batch ONNX, reloaded:
+    max abs difference < 1e-4, as VGG and InceptionV4 meet it with their tiny checkpoints above."""
+    from model_zoo.engine.device import get_backend
+    from model_zoo.engine.exporter import export_network
+    from model_zoo.engine.registry import create_model
+
+    backend = get_backend("CPU")
+    backend.setup_context("PYNATIVE", 0)
+    for fmt, dynamic in (("MINDIR", False), ("ONNX", True)):
+        result = export_network(lambda: create_model("densenet121", num_classes=3), None, tmp_path / "dn", fmt,
+                                (2, 3, 32, 32), backend, dynamic_batch=dynamic)
+        assert result["output_scale"] < 10 and result["max_abs_diff"] < EXPORT_TOLERANCE, result
 
 
 def _eval_counts(text):
@@ -244,6 +270,102 @@ def test_int8_stays_within_the_stated_drop_on_the_digits(trained, exported, tmp_
     assert report["int8"]["top1"] >= report["fp32"]["top1"] - INT8_MAX_TOP1_DROP, report
     assert report["int8_ms_p50"] > 0 and re.search(r"^latency .* fp32 [\d.]+ ms, int8 [\d.]+ ms", result.stdout, re.M)
     assert (tmp_path / "vgg_int8.onnx").stat().st_size < 0.5 * exported[("vgg19", "ONNX")].stat().st_size
+
+
+@pytest.mark.parametrize("name", ["densenet121", "inceptionv4"])
+def test_int8_stays_within_the_stated_drop_for_densenet_and_inception(name, trained, exported, tmp_path):
+    """The other two families through the same quantize.py: calibrated on the 24 tiny train images (every class),
+    evaluated on the 9 val images."""
+    case = trained[name]
+    report_file = tmp_path / "int8.json"
+    result = run([case["folder"] / "quantize.py", *case["export"], f"--model_file={exported[(name, 'ONNX')]}",
+                  f"--data_dir={case['data']}", f"--calib_data_dir={case['data'] / 'train'}", "--calib_num=24",
+                  f"--int8_file={tmp_path / 'int8.onnx'}", f"--output_json={report_file}", "--warmup=1", "--iters=2"],
+                 tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(report_file.read_text())
+    assert report["calibration_images"] == 24 and report["calibration_classes"] == "3/3"
+    assert report["fp32"]["tot"] == report["int8"]["tot"] == 9
+    lost = round(9 * (report["fp32"]["top1"] - report["int8"]["top1"]))
+    assert lost <= INT8_TINY_MAX_DROP, report
+    assert (tmp_path / "int8.onnx").stat().st_size < 0.5 * exported[(name, "ONNX")].stat().st_size
+
+
+def test_fp16_export_as_upstream_densenet_and_the_float16_results_chain(trained, tmp_path):
+    """--export_fp16 (upstream DenseNet121 export.py: add_flags_recursive(fp16=True)): MINDIR and ONNX reload and
+    match the float16 network; the MINDIR outputs float16; its 310-style results written as float16 are read right
+    by postprocess --result_dtype float16 and refused, naming the flag, as float32."""
+    from model_zoo.engine import cli
+    from model_zoo.engine.deploy.common import ExportedModel, image_batches, preprocess_spec, resolve
+    from model_zoo.engine.errors import DataError
+    from model_zoo.engine.exporter import FP16_TOLERANCE, run_exported
+
+    case = trained["densenet121"]
+    files = {}
+    for fmt, batch in (("MINDIR", 1), ("ONNX", 0)):
+        result = cli.run("export", "densenet121", case["export"] + [
+            f"--ckpt_file={case['checkpoint']}", "--mode=PYNATIVE", f"--file_format={fmt}", "--export_fp16=True",
+            f"--file_name={tmp_path / 'dn16'}", f"--batch_size={batch}"])
+        assert result["fp16"] and result["tolerance"] == FP16_TOLERANCE
+        assert result["max_abs_diff"] <= FP16_TOLERANCE * result["output_scale"], result
+        assert result["fp16_vs_fp32"] is not None and result["fp16_vs_fp32"] > 0  # it really computes in float16
+        files[fmt] = Path(result["file"])
+    x = np.random.default_rng(3).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    assert run_exported(files["MINDIR"], x).dtype == np.float16  # upstream: the graph outputs float16
+
+    flags = case["export"] + [f"--model_file={files['MINDIR']}", f"--data_dir={case['data']}"]
+    out = tmp_path / "chain"
+    assert cli_deploy("preprocess", flags + [f"--result_path={out / 'pre'}"])["count"] == 9
+    infer = cli_deploy("infer", flags + [f"--infer_out_dir={out}", "--result_dtype=float16"])
+    assert infer["count"] == 9
+    results = sorted((out / "result_Files").glob("*_0.bin"))
+    assert len(results) == 9 and all(p.stat().st_size == 3 * 2 for p in results)  # 3 classes x 2 bytes
+    post = flags + [f"--result_dir={out / 'result_Files'}", f"--label_dir={out / 'pre' / 'imagenet_label.txt'}"]
+    counts = cli_deploy("postprocess", post + ["--result_dtype=float16"])
+    # the same images through the float16 MINDIR here, with infer's transform: the counts postprocess must find
+    model = ExportedModel(files["MINDIR"])
+    labels = dict(line.split(":") for line in (out / "pre" / "imagenet_label.txt").read_text().split())
+    spec = preprocess_spec(resolve("infer", "densenet121", flags)[1], model=model)
+    paths = sorted(str(p) for p in (case["data"] / "val").rglob("*.JPEG"))
+    top1 = 0
+    for images, names in image_batches(paths, spec, 1):
+        top1 += int(np.argmax(model(images)[0]) == int(labels[Path(names[0]).stem]))
+    assert counts["tot"] == 9 and counts["top1"] == top1
+    with pytest.raises(DataError, match="written as float16, not float32: pass --result_dtype float16"):
+        cli_deploy("postprocess", post)
+
+
+def cli_deploy(command, argv):
+    from model_zoo.engine.deploy import cli as deploy_cli
+
+    return deploy_cli.run(command, "densenet121", argv)
+
+
+def test_postprocess_reads_float32_and_float16_result_files(tmp_path):
+    """Result files of 6 images x 4 classes written as float32 (this runner) and as float16 (an Ascend 310 app on a
+    --export_fp16 graph): each read with its --result_dtype gives the same top-1 / top-5; the wrong one is refused."""
+    from model_zoo.engine.errors import ConfigError, DataError
+
+    rng = np.random.default_rng(0)
+    scores = rng.standard_normal((6, 4)).astype(np.float32)
+    labels = [0, 1, 2, 3, 0, 1]
+    scores[[0, 1, 2], labels[:3]] += 10.0  # images 0-2 right, 3-5 left to chance
+    expected_top1 = int(sum(int(np.argmax(row) == label) for row, label in zip(scores, labels)))
+    (tmp_path / "labels.txt").write_text("".join(f"img_{i}:{label}\n" for i, label in enumerate(labels)))
+    for dtype in ("float32", "float16"):
+        folder = tmp_path / dtype / "result_Files"
+        folder.mkdir(parents=True)
+        for i, row in enumerate(scores):
+            row.astype(dtype)[None].tofile(folder / f"img_{i}_0.bin")
+        flags = ["--num_classes=4", "--device_target=CPU", f"--result_dir={folder}",
+                 f"--label_dir={tmp_path / 'labels.txt'}"]
+        counts = cli_deploy("postprocess", flags + [f"--result_dtype={dtype}"])
+        assert (counts["tot"], counts["top1"]) == (6, expected_top1), dtype
+        other = "float16" if dtype == "float32" else "float32"
+        with pytest.raises(DataError, match=f"written as {dtype}, not {other}: pass --result_dtype {dtype}"):
+            cli_deploy("postprocess", flags + [f"--result_dtype={other}"])
+    with pytest.raises(ConfigError, match="result_dtype"):
+        cli_deploy("postprocess", flags + ["--result_dtype=int8"])
 
 
 def test_benchmark_reports_every_format(trained, tmp_path):

@@ -41,13 +41,18 @@ def export_task(recipe, cfg):
     params = ckpt_io.read(cfg.ckpt_file)
     height, width = parse_image_size(cfg.image_size)
     batch = int(cfg.batch_size)
+    fp16 = bool(cfg.get("export_fp16", False))
     result = export_network(lambda: recipe.network(cfg, "test"), params, cfg.file_name, cfg.file_format,
                             (max(batch, 1), 3, height, width), backend, float(cfg.export_tolerance),
-                            dynamic_batch=batch <= 0)
+                            dynamic_batch=batch <= 0, fp16=fp16)
     diff = result["max_abs_diff"]
     check = "not checked" if diff is None else f"{diff:.3g} (max |output| {result['output_scale']:.3g})"
-    print(f"exported {result['file']} ({result['format']}, input {max(batch, 1)}x3x{height}x{width}); "
-          f"max abs diff vs network: {check}")
+    precision = ", float16 compute and output" if fp16 else ""
+    print(f"exported {result['file']} ({result['format']}{precision}, input {max(batch, 1)}x3x{height}x{width}); "
+          f"max abs diff vs {'float16 ' if fp16 else ''}network: {check}")
+    if fp16 and result.get("fp16_vs_fp32") is not None:
+        print(f"float16 vs the float32 network: max abs diff {result['fp16_vs_fp32']:.3g}; results of this graph are "
+              f"float16: read them with postprocess --result_dtype float16")
     return result
 
 

@@ -7,10 +7,13 @@
 * ``infer``: what ``ascend310_infer/out/main`` does, on any device MindSpore or onnxruntime runs on: every image of
   the folder (and of its class sub-folders) goes through decode -> resize -> centre crop -> normalise -> HWC2CHW
   (the recipe's eval transform, sizes from the model file / checkpoint metadata / flags) and the model; or every
-  ``.bin`` batch is fed as is.  Writes ``result_Files/<name>_0.bin`` (float32) and
-  ``time_Result/test_perform_static.txt`` (``NN inference cost average time: X ms of infer_count N``).
+  ``.bin`` batch is fed as is.  Writes ``result_Files/<name>_0.bin`` (float32, or float16 with
+  ``--result_dtype float16``) and ``time_Result/test_perform_static.txt`` (``NN inference cost average time: X ms
+  of infer_count N``).
 * ``postprocess``: result files + labels -> top-1 / top-5, printed with the recipe's ``eval.py`` lines, then the
-  upstream ``Top1 acc:`` / ``Top5 acc:`` lines.
+  upstream ``Top1 acc:`` / ``Top5 acc:`` lines.  ``--result_dtype`` says how the result files are stored: float32
+  (this runner's default) or float16 (an Ascend 310 app running a graph exported with ``--export_fp16``, as
+  upstream DenseNet121's postprocess reads them).
 """
 import json
 import re
@@ -21,7 +24,7 @@ import numpy as np
 
 from model_zoo.engine import data
 from model_zoo.engine.deploy import common
-from model_zoo.engine.errors import DataError
+from model_zoo.engine.errors import ConfigError, DataError
 
 RESULT_SUFFIX = "_0.bin"
 TIME_FILE = "test_perform_static.txt"
@@ -30,6 +33,14 @@ _TIME_RE = re.compile(r"NN inference cost average time: ([\d.eE+-]+) ms of infer
 
 def _eval_batch(cfg):
     return int(cfg.get("eval_batch_size") or cfg.batch_size)
+
+
+def result_dtype(cfg):
+    """numpy dtype of the result files (--result_dtype float32|float16)."""
+    name = str(cfg.get("result_dtype") or "float32").lower()
+    if name not in common.RESULT_DTYPES:
+        raise ConfigError(f"--result_dtype={name} is not one of {list(common.RESULT_DTYPES)}")
+    return np.dtype(name)
 
 
 def _image_stem(name):
@@ -101,6 +112,7 @@ def infer(recipe, cfg):
     results = out / "result_Files"
     results.mkdir(parents=True, exist_ok=True)
     bins = sorted(folder.glob("*.bin")) if folder.is_dir() else []
+    dtype = result_dtype(cfg)
     elapsed, calls, count = 0.0, 0, 0
     if cfg.dataset == "cifar10" or (bins and not common.image_files(folder)):
         if not bins:
@@ -114,7 +126,7 @@ def infer(recipe, cfg):
             start = time.perf_counter()
             outputs = model(batch.reshape(-1, 3, height, width))
             elapsed += time.perf_counter() - start
-            outputs.astype(np.float32).tofile(results / f"{path.stem}{RESULT_SUFFIX}")
+            outputs.astype(dtype).tofile(results / f"{path.stem}{RESULT_SUFFIX}")
             calls += 1
         count = calls
     else:
@@ -133,14 +145,14 @@ def infer(recipe, cfg):
                 if stem in seen:
                     raise DataError(f"two images are named {stem!r} ({seen[stem]} and {name}); rename one")
                 seen[stem] = name
-                row.astype(np.float32)[None].tofile(results / f"{stem}{RESULT_SUFFIX}")
+                row.astype(dtype)[None].tofile(results / f"{stem}{RESULT_SUFFIX}")
         count = len(paths)
     average = 1000.0 * elapsed / max(count, 1)
     line = f"NN inference cost average time: {average:.4f} ms of infer_count {count}"
     timing = out / "time_Result"
     timing.mkdir(parents=True, exist_ok=True)
     (timing / TIME_FILE).write_text(line + "\n", encoding="utf-8")
-    print(f"{model.kind.upper()} {source}: {count} input(s) in {calls} call(s) -> {results}")
+    print(f"{model.kind.upper()} {source}: {count} input(s) in {calls} call(s) -> {results} ({dtype.name})")
     print(line)
     return {"count": count, "average_ms": average, "result_dir": str(results)}
 
@@ -173,9 +185,29 @@ def _inference_seconds(result_dir):
     return float(match.group(1)) * int(match.group(2)) / 1000.0 if match else None
 
 
-def _read_result(path, rows=None):
-    values = np.fromfile(path, dtype=np.float32)
-    return values.reshape(rows if rows else 1, -1)
+def _read_result(path, rows=None, dtype=np.float32, classes=0):
+    """The scores of one result file (``rows`` x classes, as float32).  A file whose size fits ``classes`` scores of
+    the other number type is refused, naming --result_dtype, instead of being scored as garbage."""
+    dtype = np.dtype(dtype)
+    size = path.stat().st_size
+    per_row = size / (rows or 1)
+    if classes and per_row != classes * dtype.itemsize:
+        other = np.dtype(np.float16 if dtype == np.float32 else np.float32)
+        if per_row == classes * other.itemsize:
+            raise DataError(f"{path.name} holds {classes} scores per image written as {other.name}, not "
+                            f"{dtype.name}: pass --result_dtype {other.name}")
+    values = np.fromfile(path, dtype=dtype)
+    if size % dtype.itemsize or (rows and values.size % rows):
+        raise DataError(f"{path} ({size} bytes) is not {rows or 1} row(s) of {dtype.name} scores; check "
+                        f"--result_dtype (float32 or float16) and --batch_size")
+    return values.reshape(rows if rows else 1, -1).astype(np.float32)
+
+
+def _check_finite(outputs, dtype, where):
+    if not np.all(np.isfinite(outputs)):
+        other = "float16" if np.dtype(dtype) == np.float32 else "float32"
+        print(f"WARNING: the result files in {where} hold NaN/inf read as {np.dtype(dtype).name}; if they were "
+              f"written as {other}, pass --result_dtype {other}")
 
 
 def _batch_number(path):
@@ -184,7 +216,7 @@ def _batch_number(path):
     return int(match.group(1)) if match else -1
 
 
-def _cifar_scores(result_dir, label_path, batch_size):
+def _cifar_scores(result_dir, label_path, batch_size, dtype=np.float32, classes=0):
     labels = np.load(label_path, allow_pickle=True)
     files = sorted(result_dir.glob(f"*{RESULT_SUFFIX}"), key=_batch_number)
     if not files:
@@ -194,7 +226,7 @@ def _cifar_scores(result_dir, label_path, batch_size):
     for idx, path in enumerate(files):
         batch_labels = labels[position:position + batch_size] if flat else np.asarray(labels[idx]).reshape(-1)
         position += len(batch_labels)
-        outputs.append(_read_result(path, len(batch_labels)))
+        outputs.append(_read_result(path, len(batch_labels), dtype, classes))
         truth.append(batch_labels)
     if flat and position != len(labels):
         raise DataError(f"{len(files)} result files cover {position} of the {len(labels)} labels in {label_path}; "
@@ -202,7 +234,7 @@ def _cifar_scores(result_dir, label_path, batch_size):
     return np.concatenate(outputs), np.concatenate(truth)
 
 
-def _imagenet_scores(result_dir, label_path):
+def _imagenet_scores(result_dir, label_path, dtype=np.float32, classes=0):
     mapping = data.read_label_file(label_path)
     by_stem = {_image_stem(name): label for name, label in mapping.items()}
     files = sorted(result_dir.glob(f"*{RESULT_SUFFIX}"))
@@ -214,7 +246,12 @@ def _imagenet_scores(result_dir, label_path):
                         f"use the label file of the same image folder")
     if len(files) < len(by_stem):
         print(f"WARNING: {len(by_stem) - len(files)} labelled image(s) have no result file in {result_dir}")
-    outputs = np.concatenate([_read_result(p) for p in files])
+    rows = [_read_result(p, dtype=dtype, classes=classes) for p in files]
+    widths = sorted({row.shape[1] for row in rows})
+    if len(widths) > 1:
+        raise DataError(f"the result files in {result_dir} hold different numbers of scores ({widths}); they come "
+                        f"from different models")
+    outputs = np.concatenate(rows)
     labels = np.array([by_stem[p.name[:-len(RESULT_SUFFIX)]] for p in files])
     return outputs, labels
 
@@ -223,10 +260,13 @@ def postprocess(recipe, cfg):
     cifar = cfg.dataset == "cifar10"
     result_dir = _result_dir(cfg)
     label_path = _label_source(cfg, cifar)
+    dtype = result_dtype(cfg)
+    classes = int(cfg.get("num_classes") or 0)
     if cifar:
-        outputs, labels = _cifar_scores(result_dir, label_path, _eval_batch(cfg))
+        outputs, labels = _cifar_scores(result_dir, label_path, _eval_batch(cfg), dtype, classes)
     else:
-        outputs, labels = _imagenet_scores(result_dir, label_path)
+        outputs, labels = _imagenet_scores(result_dir, label_path, dtype, classes)
+    _check_finite(outputs, dtype, result_dir)
     counts = common.topk_counts(outputs, labels)
     for line in common.eval_lines(recipe, cfg, counts, _inference_seconds(result_dir)):
         print(line)

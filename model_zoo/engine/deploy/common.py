@@ -17,6 +17,7 @@ DEPLOY_DEFAULTS = {
     "result_path": "",
     "result_dir": "",
     "label_dir": "",
+    "result_dtype": "float32",
     "infer_out_dir": ".",
     "class_names": "",
     "top_k": 5,
@@ -37,6 +38,8 @@ DEPLOY_HELPS = {
     "result_path": "preprocess: output folder (./preprocess_Result/); postprocess: the result_Files folder",
     "result_dir": "postprocess: folder of <name>_0.bin result files (default ./result_Files)",
     "label_dir": "postprocess: imagenet_label.json / img_id:label file / cifar10_label_ids.npy",
+    "result_dtype": "infer/postprocess: number type of the result_Files: float32, or float16 (what an Ascend 310 app "
+                    "writes for a graph exported with --export_fp16, as upstream DenseNet121's)",
     "infer_out_dir": "infer: folder receiving result_Files/ and time_Result/",
     "class_names": "predict: file with one class name per line (default: the checkpoint's, or ImageNet-1k's)",
     "top_k": "predict: how many classes to show per image",
@@ -57,6 +60,7 @@ DEPLOY_ALIASES = {"mindir_path": "model_file", "model_path": "model_file", "onnx
                   "input0_path": "data_dir", "dataset_path": "data_dir", "dataset_name": "dataset",
                   "device_type": "device_target"}
 MODEL_SUFFIXES = (".mindir", ".onnx")
+RESULT_DTYPES = ("float32", "float16")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -75,6 +79,7 @@ def resolve(task, recipe_name, argv, positionals=(), phase="eval"):
     schema = ConfigSchema(recipe.yaml_paths(), aliases, extra_defaults=DEPLOY_DEFAULTS)
     for key, text in DEPLOY_HELPS.items():
         schema.helps.setdefault(key, text)
+    schema.choices.setdefault("result_dtype", list(RESULT_DTYPES))
     cfg = load_config(schema, argv, recipe.default_config_path(), prog=f"{task}.py",
                       description=f"{recipe.name} {task} ({recipe.description})", positionals=positionals,
                       config_dirs=[recipe.folder])
