@@ -51,3 +51,27 @@ def test_this_process_runs_on_the_fast_path():
     if any(f.startswith("avx512") for f in flags):
         assert os.environ["ONEDNN_MAX_CPU_ISA"] in ("AVX2", os.environ.get("ONEDNN_MAX_CPU_ISA"))
         assert os.environ["ONEDNN_MAX_CPU_ISA"]
+
+
+def test_only_the_device_registry_compares_device_names():
+    """Adding a device means adding one entry: no code outside engine/device.py branches on a device's name."""
+    import re
+    from pathlib import Path
+
+    import model_zoo
+
+    root = Path(model_zoo.__file__).parent
+    pattern = re.compile(r"""(==|!=)\s*["'](CPU|GPU|Ascend)["']|["'](CPU|GPU|Ascend)["']\s*(==|!=)|"""
+                         r"""\.name\s*(==|!=|in)\s*[("'\[]""")
+    offenders = [f"{path.relative_to(root)}:{number}: {line.strip()}"
+                 for path in sorted(root.rglob("*.py")) if path != root / "engine" / "device.py"
+                 for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+                 if pattern.search(line) and "device" in line.lower() + path.name]
+    assert offenders == []
+
+
+def test_device_entries_own_sinking_and_onnx_providers():
+    assert BACKENDS["CPU"].dataset_sink is False                  # per-step feeding: step logs, mid-epoch ckpts
+    assert BACKENDS["GPU"].dataset_sink and BACKENDS["Ascend"].dataset_sink
+    assert BACKENDS["GPU"].onnx_providers[0] == "CUDAExecutionProvider"
+    assert all(b.onnx_providers[-1] == "CPUExecutionProvider" for b in BACKENDS.values())

@@ -31,6 +31,10 @@ class DeviceBackend:
         visible_devices_env: variable restricting the devices a process sees ('' = no such selection).
         mpirun_init: MindSpore's init() takes the ranks from OpenMPI here; if False (CPU), mpirun only spawns the
             processes and the launcher gives each MindSpore's dynamic-cluster variables plus one scheduler.
+        dataset_sink: whether ``dataset_sink_mode: True`` sinks the pipeline here.  MindSpore 2.10 can sink on CPU,
+            but then callbacks run once per sink instead of per step (no mid-epoch checkpoints, step logs or
+            exact resume) and it measured no faster (benchmarks/RESULTS.md), so the CPU entry feeds step by step.
+        onnx_providers: onnxruntime execution providers to try, in order, for ONNX files on this device.
     """
 
     name: str
@@ -46,6 +50,8 @@ class DeviceBackend:
     default_nproc: int = 8
     visible_devices_env: str = ""
     mpirun_init: bool = True
+    dataset_sink: bool = True
+    onnx_providers: tuple = ("CPUExecutionProvider",)
 
     def is_available(self):
         """(available, reason).  Never raises."""
@@ -131,11 +137,12 @@ BACKENDS = {
     "CPU": DeviceBackend(
         name="CPU", comm_backend="mccl", launchers=("msrun", "mpirun"), amp_default="O0",
         amp_levels=("O0", "O1", "O2", "O3", "auto"), dynamic_loss_scale=False,
-        export_formats=("MINDIR", "ONNX"), priority=0, default_nproc=2, mpirun_init=False),
+        export_formats=("MINDIR", "ONNX"), priority=0, default_nproc=2, mpirun_init=False, dataset_sink=False),
     "GPU": DeviceBackend(
         name="GPU", comm_backend="nccl", launchers=("mpirun", "msrun"), amp_default="O2",
         amp_levels=("O0", "O1", "O2", "O3", "auto"), dynamic_loss_scale=True,
-        export_formats=("MINDIR", "ONNX"), priority=1, visible_devices_env="CUDA_VISIBLE_DEVICES"),
+        export_formats=("MINDIR", "ONNX"), priority=1, visible_devices_env="CUDA_VISIBLE_DEVICES",
+        onnx_providers=("CUDAExecutionProvider", "CPUExecutionProvider")),
     "Ascend": DeviceBackend(
         name="Ascend", comm_backend="hccl", launchers=("rank_table", "msrun"), amp_default="O3",
         amp_levels=("O0", "O1", "O2", "O3", "auto"), dynamic_loss_scale=True,

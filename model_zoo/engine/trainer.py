@@ -271,7 +271,7 @@ def train(recipe, cfg):
                                 cfg.ckpt_interval_unit, cfg.keep_checkpoint_max, cfg.recovery_interval,
                                 extra=meta)
         callbacks.append(saver)
-    sink = bool(cfg.get("dataset_sink_mode", False)) and ctx.backend.name != "CPU"
+    sink = bool(cfg.get("dataset_sink_mode", False)) and ctx.backend.dataset_sink
     logger.info("start network train...")
     start = time.time()
     for epoch_index in range(state.global_step // steps_per_epoch, state.max_epoch):

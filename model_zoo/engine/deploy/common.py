@@ -171,9 +171,11 @@ class ExportedModel:
         if threads:
             options.intra_op_num_threads = int(threads)
         providers = ["CPUExecutionProvider"]
-        if cfg is not None and str(cfg.device_target).upper() == "GPU" and \
-                "CUDAExecutionProvider" in ort.get_available_providers():
-            providers.insert(0, "CUDAExecutionProvider")
+        if cfg is not None:
+            from model_zoo.engine.device import get_backend
+
+            wanted = get_backend(cfg.device_target).onnx_providers  # the device entry says which providers fit
+            providers = [p for p in wanted if p in ort.get_available_providers()] or providers
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types
