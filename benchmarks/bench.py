@@ -40,11 +40,11 @@ COMPILE_PHASES = ("compile_graph", "compile_backend_graph", "OptimizeGraph", "Cr
 
 # model -> full input size, quick input size, zoo builder (name, kwargs), timm name, mindcv name, mindcv min input
 MODELS = {
-    "vgg19": dict(size=224, quick_size=64, zoo=("vgg19", {}), timm="vgg19", mindcv="vgg19", mindcv_min=224,
-                  zoo_size_kw=True),
-    "densenet121": dict(size=224, quick_size=64, zoo=("densenet121", {"transition_pool": "avg"}),
+    "vgg19": dict(recipe="vgg19", size=224, quick_size=64, zoo=("vgg19", {}), timm="vgg19", mindcv="vgg19",
+                  mindcv_min=224, zoo_size_kw=True),
+    "densenet121": dict(recipe="densenet121", size=224, quick_size=64, zoo=("densenet121", {"transition_pool": "avg"}),
                         timm="densenet121", mindcv="densenet121", mindcv_min=32),
-    "inception_v4": dict(size=299, quick_size=75, zoo=("inception_v4", {"head": "reference"}),
+    "inception_v4": dict(recipe="inceptionv4", size=299, quick_size=75, zoo=("inception_v4", {"head": "reference"}),
                          timm="inception_v4", mindcv="inception_v4", mindcv_min=75),
 }
 
@@ -123,7 +123,12 @@ def _ms_setup(spec):
     else:
         from model_zoo.engine.device import get_backend
 
-        get_backend("CPU").setup_context("GRAPH", 0)
+        jit_level = ""
+        if spec.get("framework") == "zoo":  # the recipe's own CPU setting (InceptionV4: O1), as train.py would use
+            from model_zoo.engine.cli import resolve
+
+            jit_level = resolve("train", MODELS[spec["model"]]["recipe"], ["--device_target=CPU"])[1].jit_level
+        get_backend("CPU").setup_context("GRAPH", 0, jit_level)
     if variant.get("context"):
         ms.set_context(**variant["context"])
     ms.set_seed(0)

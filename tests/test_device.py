@@ -3,7 +3,7 @@ import pytest
 
 from model_zoo.engine import cpu_env
 from model_zoo.engine.device import BACKENDS, get_backend
-from model_zoo.engine.errors import DeviceError
+from model_zoo.engine.errors import ConfigError, DeviceError
 
 
 def test_registry_entries_own_their_differences():
@@ -75,3 +75,23 @@ def test_device_entries_own_sinking_and_onnx_providers():
     assert BACKENDS["GPU"].dataset_sink and BACKENDS["Ascend"].dataset_sink
     assert BACKENDS["GPU"].onnx_providers[0] == "CUDAExecutionProvider"
     assert all(b.onnx_providers[-1] == "CPUExecutionProvider" for b in BACKENDS.values())
+
+
+def test_jit_level_from_the_recipe_reaches_mindspore():
+    """InceptionV4 compiles with jit_level O1 on CPU (measured faster); the others keep MindSpore's default."""
+    import mindspore as ms
+
+    from model_zoo.engine.cli import resolve
+
+    _, cfg = resolve("train", "inceptionv4", ["--device_target=CPU"])
+    assert cfg.jit_level == "O1" and cfg.sources["jit_level"] != "default_config.yaml"
+    _, cfg = resolve("train", "densenet121", ["--device_target=CPU"])
+    assert cfg.jit_level == ""
+    _, cfg = resolve("train", "inceptionv4", ["--device_target=CPU", "--jit_level=O0"])
+    assert cfg.jit_level == "O0"                                  # the flag wins
+    with pytest.raises(ConfigError, match="jit_level"):
+        resolve("train", "inceptionv4", ["--device_target=CPU", "--jit_level=O7"])
+    BACKENDS["CPU"].setup_context("GRAPH", 0, "O1")
+    assert ms.get_context("jit_config")["jit_level"] == "O1"
+    BACKENDS["CPU"].setup_context("GRAPH", 0, "O0")
+    assert ms.get_context("jit_config")["jit_level"] == "O0"

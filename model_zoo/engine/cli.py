@@ -35,7 +35,7 @@ def export_task(recipe, cfg):
 
     backend = get_backend(cfg.device_target)
     backend.check_export_format(cfg.file_format)
-    backend.setup_context(cfg.mode, cfg.device_id)
+    backend.setup_context(cfg.mode, cfg.device_id, cfg.get("jit_level", ""))
     if not cfg.ckpt_file:
         raise ConfigError(f"export needs weights: pass {cfg.flag('ckpt_file')} PATH.ckpt")
     params = ckpt_io.read(cfg.ckpt_file)

@@ -75,12 +75,18 @@ class DeviceBackend:
         if not ok:
             raise DeviceError(f"--device_target {self.name}: {reason}; use --device_target CPU (or auto) here")
 
-    def setup_context(self, mode="GRAPH", device_id=0):
-        """Set execution mode, then the device (MindSpore 2.x order: mode before device before init())."""
+    def setup_context(self, mode="GRAPH", device_id=0, jit_level=""):
+        """Set execution mode, then the device (MindSpore 2.x order: mode before device before init()).
+
+        ``jit_level`` (GRAPH mode): MindSpore's compile level (O0 / O1 / O2); empty keeps MindSpore's default.
+        """
         import mindspore as ms
 
         self.require()
-        ms.set_context(mode=ms.GRAPH_MODE if str(mode).upper() == "GRAPH" else ms.PYNATIVE_MODE)
+        graph = str(mode).upper() == "GRAPH"
+        ms.set_context(mode=ms.GRAPH_MODE if graph else ms.PYNATIVE_MODE)
+        if graph and jit_level:
+            ms.set_context(jit_config={"jit_level": str(jit_level)})
         wanted = (self.name, 0 if self.name == "CPU" else int(device_id))
         if _DEVICE_SET.get("device") == wanted:
             return  # MindSpore refuses to set the device again once kernels have run

@@ -62,7 +62,7 @@ def setup(cfg, task, output_root_key="ckpt_path", to_file=True):
     cfg.device_target = backend.name
     env_rank, env_size, env_dev = rank_info(backend)
     device_id = env_dev if "DEVICE_ID" in os.environ else int(cfg.device_id)
-    backend.setup_context(cfg.mode, device_id)
+    backend.setup_context(cfg.mode, device_id, cfg.get("jit_level", ""))
     for key, value in backend.extra_env.items():
         os.environ.setdefault(key, value)
     if int(cfg.is_distributed):

@@ -132,7 +132,7 @@ def setup_device(cfg):
     from model_zoo.engine.device import get_backend
 
     backend = get_backend(cfg.device_target)
-    backend.setup_context(cfg.mode, cfg.device_id)
+    backend.setup_context(cfg.mode, cfg.device_id, cfg.get("jit_level", ""))
     return backend
 
 
