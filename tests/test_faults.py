@@ -248,3 +248,24 @@ def test_file_check_is_cached_and_falls_back_to_the_user_cache(tmp_path, monkeyp
     monkeypatch.setattr(verify, "_cache_paths", lambda root: [blocker / "sub" / verify.CACHE_NAME, user_cache])
     assert len(verify.bad_files(paths, tmp_path / "data")) == 1
     assert user_cache.is_file() and len(json.loads(user_cache.read_text())) == 2
+
+
+def test_resume_with_another_schedule_length_says_so():
+    """A checkpoint whose LR schedule has another length: one line naming the schedule, not --arch/--num_classes."""
+    import mindspore as ms
+    import numpy as np
+
+    from model_zoo.engine.checkpoint import check_shapes
+    from model_zoo.engine.errors import CheckpointError
+
+    class Optimizer(ms.nn.Cell):
+        def __init__(self):
+            super().__init__()
+            self.learning_rate = ms.Parameter(ms.Tensor(np.zeros(24, np.float32)), name="learning_rate")
+
+    params = {"learning_rate": ms.Parameter(ms.Tensor(np.zeros(18, np.float32)), name="learning_rate")}
+    with pytest.raises(CheckpointError) as info:
+        check_shapes(Optimizer(), params, "checkpoint 0-3_6.ckpt")
+    message = str(info.value)
+    assert "18-step learning-rate schedule" in message and "24 steps" in message and "--max_epoch" in message
+    assert "\n" not in message and "--num_classes" not in message

@@ -142,6 +142,10 @@ def check_shapes(net, params, label):
         hint = ""
         if name == _last_dense_weight(own):
             hint = f" (num_classes mismatch: checkpoint has {got[0]} classes, the network {want[0]}; set --num_classes)"
+        elif name.endswith("learning_rate") and len(got) == 1:
+            raise CheckpointError(f"{label} was trained with a {got[0]}-step learning-rate schedule and this run's has "
+                                  f"{want[0]} steps: resume with the run's --max_epoch, batch size, LR flags and data "
+                                  f"(or start a new run from its weights with --pre_trained)")
         raise CheckpointError(f"{label} does not fit this network: {name} has shape {got}, expected {want}{hint}"
                               f"{f' and {len(wrong) - 1} more' if len(wrong) > 1 else ''}; check --arch/--num_classes")
 
