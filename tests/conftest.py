@@ -1,5 +1,6 @@
 """Shared test fixtures.  ``import model_zoo`` first: it puts MindSpore on the fast CPU path before it loads."""
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,26 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("GLOG_v", "3")
+
+
+def per_proc(output):
+    """{label: {'cwd':.., 'env': {..}, 'cmd': [..], 'log':.., 'prepare': [..]}} from a dry run."""
+    procs = {}
+    for line in output.splitlines():
+        match = re.match(r"^(rank \d+|mpirun|msrun|process): (cwd|env|cmd|log|prepare) ?(.*)$", line)
+        if not match:
+            continue
+        label, kind, rest = match.groups()
+        entry = procs.setdefault(label, {"prepare": []})
+        if kind == "env":
+            entry["env"] = dict(item.split("=", 1) for item in rest.split()) if rest != "(inherited)" else {}
+        elif kind == "cmd":
+            entry["cmd"] = rest.split()
+        elif kind == "prepare":
+            entry["prepare"].append(rest)
+        else:
+            entry[kind] = rest
+    return procs
 
 
 def run_script(script, *args, cwd=None, timeout=900, env=None):

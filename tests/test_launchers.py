@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, per_proc
 from model_zoo.engine import launcher
 from model_zoo.engine.device import BACKENDS
 
@@ -33,26 +33,6 @@ def dry(script, *args, model="vgg19", env=None):
     result = run(["bash", f"scripts/{script}", *args], cwd=folder, env=dict(env or {}, MODEL_ZOO_DRY_RUN="1"))
     assert result.returncode == 0, result.stderr
     return result.stdout
-
-
-def per_proc(output):
-    """{label: {'cwd':.., 'env': {..}, 'cmd': [..], 'log':.., 'prepare': [..]}} from a dry run."""
-    procs = {}
-    for line in output.splitlines():
-        match = re.match(r"^(rank \d+|mpirun|msrun|process): (cwd|env|cmd|log|prepare) ?(.*)$", line)
-        if not match:
-            continue
-        label, kind, rest = match.groups()
-        entry = procs.setdefault(label, {"prepare": []})
-        if kind == "env":
-            entry["env"] = dict(item.split("=", 1) for item in rest.split()) if rest != "(inherited)" else {}
-        elif kind == "cmd":
-            entry["cmd"] = rest.split()
-        elif kind == "prepare":
-            entry["prepare"].append(rest)
-        else:
-            entry[kind] = rest
-    return procs
 
 
 # ---------------------------------------------------------------------------------------------------------------

@@ -6,7 +6,6 @@ of processes, data path, checkpoint, config flags, folders and logs.
 """
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -14,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, per_proc
 from model_zoo.engine import launcher, registry
 
 ZOO = ROOT / "model_zoo"
@@ -36,25 +35,6 @@ def dry(model, script, *args, env=None, cwd=None):
     result = run(model, script, *args, env=env, cwd=cwd)
     assert result.returncode == 0, result.stderr
     return result.stdout
-
-
-def per_proc(output):
-    procs = {}
-    for line in output.splitlines():
-        match = re.match(r"^(rank \d+|mpirun|msrun|process): (cwd|env|cmd|log|prepare) ?(.*)$", line)
-        if not match:
-            continue
-        label, kind, rest = match.groups()
-        entry = procs.setdefault(label, {"prepare": []})
-        if kind == "env":
-            entry["env"] = dict(item.split("=", 1) for item in rest.split()) if rest != "(inherited)" else {}
-        elif kind == "cmd":
-            entry["cmd"] = rest.split()
-        elif kind == "prepare":
-            entry["prepare"].append(rest)
-        else:
-            entry[kind] = rest
-    return procs
 
 
 def script_flags(cmd, script):

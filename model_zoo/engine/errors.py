@@ -28,3 +28,8 @@ class DeviceError(ZooError):
 
 class CheckpointError(ZooError):
     """Missing, corrupt or mismatched checkpoint."""
+
+
+def first_line(exc):
+    """The first line of an exception's message (its class name when empty), cut to 160 characters."""
+    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:160]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from model_zoo.engine import checkpoint as ckpt_io
-from model_zoo.engine.errors import DeviceError, ZooError
+from model_zoo.engine.errors import DeviceError, ZooError, first_line
 
 
 # float16 export: the file may differ from the float16 network by this x max(1, max |output|) (the two run
@@ -47,9 +47,8 @@ def _forward(net, sample, fp16):
     except (RuntimeError, TypeError, ValueError) as exc:
         if not fp16:
             raise
-        first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:160]
-        raise DeviceError(f"--export_fp16: this backend cannot run the network in float16 ({first}); export "
-                          f"float32 here (--export_fp16=False) or export float16 on GPU/Ascend") from None
+        raise DeviceError(f"--export_fp16: this backend cannot run the network in float16 ({first_line(exc)}); "
+                          f"export float32 here (--export_fp16=False) or export float16 on GPU/Ascend") from None
 
 
 def export_network(build, params, file_name, file_format, input_shape, backend, tolerance=1e-4,
@@ -104,9 +103,9 @@ def export_network(build, params, file_name, file_format, input_shape, backend, 
         except (RuntimeError, TypeError, ValueError) as exc:
             if not fp16:
                 raise
-            first = (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:160]
-            raise DeviceError(f"--export_fp16: {target} was written but cannot be run here to check it ({first}); "
-                              f"export float32 (--export_fp16=False) or check the file on GPU/Ascend") from None
+            raise DeviceError(f"--export_fp16: {target} was written but cannot be run here to check it "
+                              f"({first_line(exc)}); export float32 (--export_fp16=False) or check the file on "
+                              f"GPU/Ascend") from None
         diff = float(np.max(np.abs(got.astype(np.float64) - expected.astype(np.float64))))
         scale = max(1.0, float(np.max(np.abs(expected))))
         result.update(max_abs_diff=diff, output_scale=scale, output_dtype=str(got.dtype))

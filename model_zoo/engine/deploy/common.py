@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_zoo.engine.errors import ConfigError, DataError, ZooError
+from model_zoo.engine.errors import ConfigError, DataError, ZooError, first_line
 
 # deployment keys, typed by their default (a recipe YAML defining the same key keeps its own default)
 DEPLOY_DEFAULTS = {
@@ -136,10 +136,6 @@ def setup_device(cfg):
     return backend
 
 
-def _first_line(exc):
-    return (str(exc).strip().splitlines() or [exc.__class__.__name__])[0][:160]
-
-
 class ExportedModel:
     """A MINDIR (``mindspore.load`` + ``nn.GraphCell``) or ONNX (onnxruntime) file as ``numpy batch -> outputs``.
 
@@ -179,7 +175,7 @@ class ExportedModel:
         try:
             self.session = ort.InferenceSession(str(self.path), options, providers=providers)
         except Exception as exc:  # onnxruntime raises its own exception types
-            raise ZooError(f"{self.path} is not a valid ONNX model ({_first_line(exc)}); export it again") from None
+            raise ZooError(f"{self.path} is not a valid ONNX model ({first_line(exc)}); export it again") from None
         first = self.session.get_inputs()[0]
         self.input_name = first.name
         self.input_shape = tuple(d if isinstance(d, int) and d > 0 else None for d in first.shape)
@@ -193,7 +189,7 @@ class ExportedModel:
             proto.ParseFromString(self.path.read_bytes())
             dims = list(proto.graph.input[0].tensor[0].dims)
         except Exception as exc:  # protobuf DecodeError, or no graph input
-            raise ZooError(f"{self.path} is not a valid MINDIR model ({_first_line(exc)}); export it again") from None
+            raise ZooError(f"{self.path} is not a valid MINDIR model ({first_line(exc)}); export it again") from None
         self.input_shape = tuple(int(d) if d > 0 else None for d in dims)
         import mindspore as ms
         from mindspore import nn
@@ -203,7 +199,7 @@ class ExportedModel:
         try:
             self.graph = nn.GraphCell(ms.load(str(self.path)))
         except (RuntimeError, ValueError, TypeError) as exc:
-            raise ZooError(f"{self.path} is not a valid MINDIR model ({_first_line(exc)}); export it again") from None
+            raise ZooError(f"{self.path} is not a valid MINDIR model ({first_line(exc)}); export it again") from None
         self._tensor = ms.Tensor
 
     @property

@@ -19,7 +19,7 @@ import numpy as np
 from model_zoo.engine import data
 from model_zoo.engine.deploy import common
 from model_zoo.engine.deploy.onnx_eval import evaluate_model, use_model_input_size
-from model_zoo.engine.errors import ConfigError, ZooError
+from model_zoo.engine.errors import ConfigError, ZooError, first_line
 
 QDQ_OPSET = 13
 
@@ -84,7 +84,7 @@ def _at_least_opset(source, target, opset):
     try:
         onnx.save(version_converter.convert_version(model, opset), str(target))
     except Exception as exc:  # the converter does not know every op; ORT then has to cope with the old opset
-        print(f"WARNING: could not convert {source} to opset {opset} ({common._first_line(exc)})")
+        print(f"WARNING: could not convert {source} to opset {opset} ({first_line(exc)})")
         return source
     return target
 
@@ -106,7 +106,7 @@ def quantize_file(source, target, batches, per_channel=True):
 
             quant_pre_process(str(source), str(prepared), skip_symbolic_shape=False)
         except Exception as exc:  # pre-processing is an optimisation; quantise the file as it is otherwise
-            print(f"WARNING: quant_pre_process failed ({common._first_line(exc)}); quantising {source} as is")
+            print(f"WARNING: quant_pre_process failed ({first_line(exc)}); quantising {source} as is")
             prepared = Path(source)
         prepared = _at_least_opset(prepared, Path(tmp) / "opset.onnx", QDQ_OPSET)
         root = logging.getLogger()
@@ -119,7 +119,7 @@ def quantize_file(source, target, batches, per_channel=True):
         except ZooError:
             raise
         except Exception as exc:
-            raise ZooError(f"int8 quantisation of {source} failed: {common._first_line(exc)}") from None
+            raise ZooError(f"int8 quantisation of {source} failed: {first_line(exc)}") from None
         finally:
             root.setLevel(level)
     return target
