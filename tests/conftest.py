@@ -1,6 +1,7 @@
 """Shared test fixtures.  ``import model_zoo`` first: it puts MindSpore on the fast CPU path before it loads."""
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,22 @@ def cifar_root(tmp_path_factory):
     from model_zoo.engine.demo_data import cifar10_binary
 
     return cifar10_binary(tmp_path_factory.mktemp("cifar"))
+
+
+@pytest.fixture(scope="module")
+def scratch(tmp_path_factory):
+    """``scratch(name)`` makes a folder that lives as long as the test module, then is deleted.
+
+    Module-wide runs write checkpoints of 100-500 MB each; kept until the end of the session they add up to 10 GB
+    and filled CI's disk.  Per-test ``tmp_path`` folders go as soon as their test passes (pytest.ini's retention
+    policy), so a whole run needs about as much disk as its largest module.
+    """
+    made = []
+
+    def make(name):
+        made.append(tmp_path_factory.mktemp(name))
+        return made[-1]
+
+    yield make
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)

@@ -33,11 +33,11 @@ CASES = {
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
-def trained(request, tiny_folder, tmp_path_factory):
+def trained(request, tiny_folder, scratch):
     name = request.param
     case = CASES[name]
     folder = ROOT / "model_zoo" / name
-    out = tmp_path_factory.mktemp(f"{name}_run")
+    out = scratch(f"{name}_run")
     result = run_script(folder / "train.py", *case["train"], f"{case['data_flag']}={tiny_folder}",
                         f"{case['out_flag']}={out}", cwd=folder)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -13,8 +13,8 @@ COMMON = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_folder, tmp_path_factory):
-    out = tmp_path_factory.mktemp("vgg_run")
+def trained(tiny_folder, scratch):
+    out = scratch("vgg_run")
     result = run_script(VGG / "train.py", *COMMON, f"--data_dir={tiny_folder}", "--max_epoch=1", "--lr=0.01",
                         f"--ckpt_path={out}", cwd=VGG)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -177,8 +177,8 @@ def assert_one_line_error(result, *needles):
 
 
 @pytest.fixture(scope="module")
-def densenet121_files(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("dn_src")
+def densenet121_files(scratch):
+    folder = scratch("dn_src")
     model = randomize(torchvision.models.densenet121())
     full = save_source(model, folder / "densenet121.pth")
     state = model.state_dict()

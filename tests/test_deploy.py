@@ -84,16 +84,16 @@ def one_error_line(result):
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_folder, tmp_path_factory):
+def trained(tiny_folder, scratch):
     """{family: dict(checkpoint, data, folder, ...)}: the three tiny checkpoints, trained in parallel."""
     from model_zoo.engine.demo_data import digits_folder
 
-    digits = tmp_path_factory.mktemp("digits")
+    digits = scratch("digits")
     digits_folder(digits, size=32)
     jobs = {}
     for name, case in FAMILIES.items():
         folder = ROOT / "model_zoo" / name
-        out = tmp_path_factory.mktemp(f"{name}_train")
+        out = scratch(f"{name}_train")
         data = digits if name == "vgg19" else tiny_folder
         jobs[name] = (start([folder / "train.py", *case["train"], f"{case['data_flag']}={data}",
                              f"{case['out_flag']}={out}"], folder), out, data, folder)
@@ -107,13 +107,13 @@ def trained(tiny_folder, tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def exported(trained, tmp_path_factory):
+def exported(trained, scratch):
     """MINDIR (batch 1, as the 310 chain wants) and dynamic-batch ONNX of every family, through the engine's
     verified export (the export itself reloads the file and compares it with the network)."""
     import model_zoo  # noqa: F401
     from model_zoo.engine import cli
 
-    out = tmp_path_factory.mktemp("exported")
+    out = scratch("exported")
     files = {}
     for name, case in trained.items():
         for fmt, batch in (("MINDIR", 1), ("ONNX", 0)):

@@ -65,8 +65,8 @@ def max_diff(a, b):
 
 
 @pytest.fixture(scope="module")
-def msrun_dp(tiny_folder, tmp_path_factory):
-    dump = tmp_path_factory.mktemp("dp_msrun")
+def msrun_dp(tiny_folder, scratch):
+    dump = scratch("dp_msrun")
     check(subprocess.run(dp_train_cmd(dump, tiny_folder, "--nproc", 2, "--master_port", free_port()), cwd=dump,
                          env=_env(), capture_output=True, text=True, timeout=300))
     return dump

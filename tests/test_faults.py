@@ -29,8 +29,8 @@ def _net_params(path):
 
 
 @pytest.fixture(scope="module")
-def reference_run(tiny_folder, tmp_path_factory):
-    out = tmp_path_factory.mktemp("uninterrupted")
+def reference_run(tiny_folder, scratch):
+    out = scratch("uninterrupted")
     args = BASE + [f"--data_dir={tiny_folder}", "--max_epoch=3", "--ckpt_interval=100", "--recovery_interval=4"]
     result = run_script(VGG / "train.py", *args, f"--ckpt_path={out}", cwd=VGG)
     assert result.returncode == 0, result.stderr[-2000:]
@@ -102,10 +102,10 @@ def test_checkpoint_writes_are_atomic_and_keep_the_newest(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def messy_folder(tmp_path_factory):
+def messy_folder(scratch):
     from model_zoo.engine.demo_data import synthetic_folder
 
-    root = synthetic_folder(tmp_path_factory.mktemp("messy"), classes=2, per_class=6, val_per_class=2, size=40)
+    root = synthetic_folder(scratch("messy"), classes=2, per_class=6, val_per_class=2, size=40)
     folder = root / "train" / "class_00"
     good = np.random.default_rng(0).integers(0, 255, (40, 40, 3), dtype=np.uint8)
     Image.fromarray(good[..., 0]).save(folder / "gray.JPEG")                         # grayscale JPEG

@@ -15,10 +15,10 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def two_runs(tiny_folder, tmp_path_factory):
+def two_runs(tiny_folder, scratch):
     runs = []
     for epochs in (2, 1):
-        out = tmp_path_factory.mktemp(f"run{epochs}")
+        out = scratch(f"run{epochs}")
         result = run_script(VGG / "train.py", *BASE, f"--data_dir={tiny_folder}", f"--max_epoch={epochs}",
                             "--run_eval", f"--ckpt_path={out}", cwd=VGG)
         assert result.returncode == 0, result.stderr[-2000:]

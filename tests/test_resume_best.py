@@ -29,8 +29,8 @@ def _top1s(log):
 
 
 @pytest.fixture(scope="module")
-def eval_run(tiny_folder, tmp_path_factory):
-    out = tmp_path_factory.mktemp("evalrun")
+def eval_run(tiny_folder, scratch):
+    out = scratch("evalrun")
     result = run_script(VGG / "train.py", *BASE, *EVAL_ARGS, f"--data_dir={tiny_folder}", "--max_epoch=4",
                         f"--ckpt_path={out}", cwd=VGG, env={"MODEL_ZOO_RUN_STAMP": STAMP})
     assert result.returncode == 0, result.stderr[-2000:]
