@@ -74,3 +74,16 @@ def scratch(tmp_path_factory):
     yield make
     for path in made:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def mindspore_debug_files(tmp_path_factory):
+    """MindSpore writes ``rank_0/om/analyze_fail.ir`` into the working folder when a graph fails to compile (the
+    tests that feed wrong shapes); MS_OM_PATH sends it into the session's temporary folder instead of the checkout."""
+    previous = os.environ.get("MS_OM_PATH")
+    os.environ["MS_OM_PATH"] = str(tmp_path_factory.mktemp("ms_om"))
+    yield
+    if previous is None:
+        os.environ.pop("MS_OM_PATH", None)
+    else:
+        os.environ["MS_OM_PATH"] = previous
