@@ -124,7 +124,7 @@ def rank_table(tmp_path, hccn_conf):
 
 def test_ascend_dry_run_prints_per_rank_environment_folders_and_commands(rank_table, tiny_folder):
     folder = ROOT / "model_zoo" / "vgg19"
-    out = dry("run_distribute_train.sh", rank_table, tiny_folder / "train", "--max_epoch=2")
+    out = dry("run_distribute_train.sh", rank_table, tiny_folder / "train", "imagenet2012", "--max_epoch=2")
     assert out.startswith("launcher: rank_table (train vgg19 on Ascend, communication hccl, 8 rank(s))")
     procs = per_proc(out)
     assert list(procs) == [f"rank {i}" for i in range(8)]
@@ -140,7 +140,8 @@ def test_ascend_dry_run_prints_per_rank_environment_folders_and_commands(rank_ta
         script = cmd.index("train.py")
         assert cmd[script - 1] == sys.executable
         assert cmd[script + 1:] == [f"--config_path={folder / 'imagenet2012_config.yaml'}", "--device_target=Ascend",
-                                    "--is_distributed=1", f"--data_dir={tiny_folder / 'train'}", "--max_epoch=2"]
+                                    "--is_distributed=1", f"--data_dir={tiny_folder / 'train'}",
+                                    "--dataset=imagenet2012", "--max_epoch=2"]
         binding = launcher.core_ranges(8)[i]
         if binding and shutil.which("taskset"):
             assert cmd[:3] == [shutil.which("taskset"), "-c", binding]

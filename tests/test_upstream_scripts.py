@@ -84,9 +84,9 @@ def test_vgg_rank_table_with_the_dataset_type(table8, tiny_folder, dataset):
         assert proc["env"]["DEVICE_ID"] == str(i) and proc["env"]["RANK_SIZE"] == "8"
         assert proc["cwd"] == str(VGG / f"train_parallel{i}") and proc["log"] == str(VGG / f"train_parallel{i}/log")
         flags = script_flags(proc["cmd"], "train.py")
-        assert flags[:4] == [f"--config_path={VGG / ((dataset or 'imagenet2012') + '_config.yaml')}",
-                             "--device_target=Ascend", "--is_distributed=1", f"--data_dir={tiny_folder}"]
-        assert flags[4:] == ([f"--dataset={dataset}"] if dataset else [])
+        assert flags == [f"--config_path={VGG / ((dataset or 'cifar10') + '_config.yaml')}",  # upstream default
+                         "--device_target=Ascend", "--is_distributed=1", f"--data_dir={tiny_folder}",
+                         f"--dataset={dataset or 'cifar10'}"]
 
 
 def test_vgg_gpu_data_path_only(tiny_folder):

@@ -673,7 +673,10 @@ def script_args(script_path, defaults, user):
     configs = [d.split("=", 1)[1] for d in defaults if d.startswith("--config_path=")]
     positional_flags = []
     folder = model_folder(model)
-    for arg, value in zip(spec.args, positionals):
+    given = positionals + [arg.default for arg in spec.args[len(positionals):]]
+    for arg, value in zip(spec.args, given):
+        if not value:
+            continue
         options, config, more = _positional(arg, value, folder)
         argv += options
         configs += [config] if config else []

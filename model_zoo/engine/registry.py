@@ -168,6 +168,7 @@ class ScriptArg:
                          ``config.format(value)`` (a str) or ``config[value]`` (a dict), and ``flag`` gets the value
         flag             a train.py / eval.py flag: ``--<flag>=VALUE``
     choices: the values accepted (empty: any).  optional: trailing arguments that may be left out.
+    default: what an optional argument left out stands for (empty: nothing).
     """
 
     name: str
@@ -176,10 +177,13 @@ class ScriptArg:
     choices: tuple = ()
     config: object = None
     optional: bool = False
+    default: str = ""
 
     def __post_init__(self):
         if self.kind not in ARG_KINDS:
             raise ValueError(f"ScriptArg {self.name}: kind {self.kind!r} is not one of {', '.join(ARG_KINDS)}")
+        if self.default and not self.optional:
+            raise ValueError(f"ScriptArg {self.name}: only an optional argument has a default")
 
 
 @dataclass(frozen=True)

@@ -9,12 +9,12 @@ DATASETS = ("cifar10", "imagenet2012")
 DATASET_TYPE = dict(kind="config", config="{}_config.yaml", flag="dataset", choices=DATASETS)
 
 FORMS = register_scripts("vgg19", {
-    # RANK_TABLE_FILE DATA_PATH [cifar10|imagenet2012]: config {type}_config.yaml and --dataset=type; without the
-    # third argument the script's imagenet2012_config.yaml (upstream defaulted to cifar10).
+    # RANK_TABLE_FILE DATA_PATH [cifar10|imagenet2012]: config {type}_config.yaml and --dataset=type; the type
+    # defaults to cifar10 as upstream.
     "run_distribute_train": ScriptForm(
         "train", "Ascend", "rank_table",
         (ScriptArg("RANK_TABLE_FILE", "rank_table"), ScriptArg("DATA_PATH", "data"),
-         ScriptArg("cifar10|imagenet2012", optional=True, **DATASET_TYPE))),
+         ScriptArg("cifar10|imagenet2012", optional=True, default="cifar10", **DATASET_TYPE))),
     # YAML_CONFIG_PATH DATA_PATH; upstream sets no DEVICE_ID (device 0); log.txt
     "run_standalone_train_ascend": ScriptForm(
         "train", "Ascend", "single",
