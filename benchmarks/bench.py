@@ -54,6 +54,7 @@ MODELS = {
 #   dispatch: ms.runtime.dispatch_threads_num; tasks: the tasks a variant applies to.
 VARIANTS = {
     "default": {},
+    "jit_O0": {"context": {"jit_config": {"jit_level": "O0"}}},
     "jit_O1": {"context": {"jit_config": {"jit_level": "O1"}}},
     "infer_boost": {"context": {"jit_config": {"jit_level": "O0", "infer_boost": "on"}}, "tasks": ("infer",)},
     "mem_O1": {"memory": {"optimize_level": "O1"}},
@@ -533,15 +534,22 @@ class Bench:
         root = make_jpeg_folder(self.work / f"jpegs_{count}", count)
         frameworks = ["zoo", "ms_imagefolder"] + (["torch"] if "torch" in self.args.peers else [])
         for split in ("train", "eval"):
+            runs = []
             for framework in frameworks:
-                spec = dict(kind="data", framework=framework, split=split, root=str(root), batch=32,
-                            workers=self.args.data_workers, epochs=epochs)
-                self.run(f"data/{split}/{framework}", spec)
+                runs.append((f"data/{split}/{framework}", dict(kind="data", framework=framework, split=split,
+                                                               root=str(root), batch=32,
+                                                               workers=self.args.data_workers, epochs=epochs)))
             for prefetch in self.args.data_prefetch:
-                spec = dict(kind="data", framework="zoo", split=split, root=str(root), batch=32,
-                            workers=self.args.data_workers, epochs=epochs, variant=f"prefetch{prefetch}",
-                            variant_spec={"prefetch": prefetch})
-                self.run(f"data/{split}/zoo/prefetch{prefetch}", spec)
+                runs.append((f"data/{split}/zoo/prefetch{prefetch}",
+                             dict(kind="data", framework="zoo", split=split, root=str(root), batch=32,
+                                  workers=self.args.data_workers, epochs=epochs, variant=f"prefetch{prefetch}",
+                                  variant_spec={"prefetch": prefetch})))
+            # with --repeat N: N rounds, each in a rotated order, so that no pipeline is always the first one
+            # measured (the first after the JPEGs are written ran up to 30% slower in one round)
+            for rep in range(self.args.repeat):
+                shift = rep % len(runs)
+                for label, spec in runs[shift:] + runs[:shift]:
+                    self.run(label, spec)
 
     def all(self, command=""):
         print(f"work folder: {self.work} (raw results: {self.jsonl}, worker logs: {self.work / 'logs'})", flush=True)
@@ -554,7 +562,7 @@ class Bench:
         self.run("peak/numpy_sgemm", dict(kind="peak", n=2048 if self.quick else 4096, reps=3 if self.quick else 5))
         if not self.args.skip_data:
             self.data_runs()
-        for batch in self.args.batch:
+        for batch in ([] if self.args.data_only else self.args.batch):
             for model in self.args.models:
                 self.model_runs(model, batch)
         self.run("peak/numpy_sgemm_end", dict(kind="peak", n=2048 if self.quick else 4096,
@@ -611,6 +619,9 @@ class Report:
             ok = [r for r in group if r.get("ok")]
             if ok and all(r.get("median_s") for r in ok):  # repeated measurement: the run with the median speed
                 ok.sort(key=lambda r: r["median_s"])
+                self.by_label[label] = ok[(len(ok) - 1) // 2]
+            elif ok and all(r.get("imgs_per_s") for r in ok):  # repeated data-pipeline run: the median one
+                ok.sort(key=lambda r: r["imgs_per_s"])
                 self.by_label[label] = ok[(len(ok) - 1) // 2]
             else:
                 self.by_label[label] = ok[-1] if ok else group[-1]
@@ -669,9 +680,10 @@ class Report:
                      f"{', '.join(_fmt(p, 1) for p in self.peaks)} GFLOP/s; the best, {_fmt(self.peak, 1)}, is the "
                      f"peak used below |")
         lines.append("")
-        lines += self.model_tables()
-        lines += self.compile_table()
-        lines += self.tuning_table()
+        if not getattr(args, "data_only", False):
+            lines += self.model_tables()
+            lines += self.compile_table()
+            lines += self.tuning_table()
         lines += self.data_table()
         lines += self.targets_table()
         lines.append(f"<!-- bench:{mode}:end -->")
@@ -746,7 +758,7 @@ class Report:
             record = self.get(label)
             return f"{record['first_call_s']:.1f} ({record['compile_est_s']:.1f})" if record else "—"
 
-        for batch in self.args.batch:
+        for batch in ([] if self.args.data_only else self.args.batch):
             for model in self.args.models:
                 for task in self.args.tasks:
                     base = f"{model}/b{batch}/{task}/zoo"
@@ -759,7 +771,7 @@ class Report:
     def tuning_rows(self):
         rows = []
         names = ["default"] + [v for v in self.args.variants if v != "default"]
-        for batch in self.args.batch:
+        for batch in ([] if self.args.data_only else self.args.batch):
             for model in self.args.models:
                 for task in self.args.tasks:
                     base = f"{model}/b{batch}/{task}/zoo"
@@ -791,7 +803,9 @@ class Report:
         if self.args.skip_data:
             return []
         out = ["### Data pipeline (generated JPEGs 500x375 q90, 8 classes, batch 32, "
-               f"{self.args.data_workers} workers, 224x224 ImageNet transforms; steady = median of epochs 2..N)", "",
+               f"{self.args.data_workers} workers, 224x224 ImageNet transforms; steady = median of epochs 2..N"
+               + (f"; each row the median of {self.args.repeat} runs in rotated order" if self.args.repeat > 1
+                  else "") + ")", "",
                "| split | pipeline | steady img/s | epoch-1 img/s | / torch | peak RSS MB | foreign load |",
                "|---|---|---|---|---|---|---|"]
         names = {"zoo": "zoo `image_pipeline` (GeneratorDataset + C++ map ops)",
@@ -828,7 +842,7 @@ class Report:
             ratio = _ratio(values.get("default"), values.get(best)) if best else None
             row(f"{model} b{batch} {task}: default / best-tuned >= 0.95", _fmt(ratio),
                 None if ratio is None else ratio >= 0.95)
-        for batch in self.args.batch:
+        for batch in ([] if self.args.data_only else self.args.batch):
             for model in self.args.models:
                 key = f"{model}/b{batch}"
                 for task, need in (("train", 1.2), ("infer", 1.2)):
@@ -899,6 +913,7 @@ def parse_args(argv=None):
     parser.add_argument("--timeout", type=float, default=3600.0, help="seconds before a measurement is killed")
     parser.add_argument("--no-cache", action="store_true", help="skip the compile-cache cold/warm measurements")
     parser.add_argument("--skip-data", action="store_true", help="skip the data-pipeline measurements")
+    parser.add_argument("--data-only", action="store_true", help="only the data-pipeline measurements (no models)")
     parser.add_argument("--data-images", type=int, default=512)
     parser.add_argument("--data-workers", type=int, default=2)
     parser.add_argument("--data-prefetch", nargs="*", type=int, default=None,
