@@ -82,3 +82,35 @@ def test_quick_defaults_are_small():
     args = bench.parse_args(["--quick"])
     assert args.batch == [2] and args.variants == ["default"] and args.max_wait == 0.0
     assert all(bench.MODELS[m]["quick_size"] < bench.MODELS[m]["size"] for m in bench.MODELS)
+
+
+def _data(label, ips):
+    return dict(ok=True, label=label, imgs_per_s=ips, epoch1_imgs_per_s=ips, peak_rss_mb=500.0, wall_s=5.0,
+                foreign_cores=0.0)
+
+
+def test_repeated_data_runs_report_the_median_and_data_only_skips_the_model_tables():
+    records = _records()[:3] + [_data("data/train/zoo", v) for v in (900.0, 1200.0, 600.0)] + \
+        [_data("data/train/torch", v) for v in (400.0, 300.0, 500.0)]
+    args = bench.parse_args(["--data-only", "--repeat", "3"])
+    import datetime
+
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    text = bench.Report(records, args, "python benchmarks/bench.py --data-only --repeat 3", now, now).markdown()
+    assert "each row the median of 3 runs in rotated order" in text
+    assert "| train | zoo `image_pipeline` (GeneratorDataset + C++ map ops) | 900 | 900 | 2.25 |" in text
+    assert "| data pipeline train: zoo / torch >= 2.5 | 2.25 | no |" in text
+    assert "### Training step" not in text and "### Zoo default vs configuration variants" not in text
+
+
+def test_repeats_rotate_the_order_of_the_data_pipelines(tmp_path, monkeypatch):
+    args = bench.parse_args(["--data-only", "--repeat", "3", "--peers", "torch", "--workdir", str(tmp_path)])
+    runner = bench.Bench(args)
+    seen = []
+    monkeypatch.setattr(runner, "run", lambda label, spec, env=None, timeout=None: seen.append(label))
+    monkeypatch.setattr(bench, "make_jpeg_folder", lambda folder, count: folder)
+    runner.data_runs()
+    train = [label.split("/", 2)[2] for label in seen if label.startswith("data/train/")]
+    names = ["zoo", "ms_imagefolder", "torch", "zoo/prefetch2", "zoo/prefetch32"]
+    assert train == names + names[1:] + names[:1] + names[2:] + names[:2]
+    assert len(seen) == 30
