@@ -33,6 +33,25 @@ def test_class_folder_index_is_sorted_and_filtered(tiny_folder):
     assert all(p.endswith(".JPEG") for p in index.paths)
 
 
+@pytest.mark.parametrize("mode,fmt", [("RGB", "JPEG"), ("L", "JPEG"), ("CMYK", "JPEG"), ("RGBA", "PNG"),
+                                      ("P", "PNG"), ("RGB", "BMP")])
+def test_eval_decode_matches_mindspore_decode(mode, fmt):
+    # the eval transform decodes with Pillow (SIMD libjpeg-turbo); its pixels must be MindSpore Decode's, bit for bit
+    import io
+
+    import mindspore.dataset.vision as V
+
+    rng = np.random.default_rng(3)
+    smooth = Image.fromarray(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)).resize((75, 61), Image.BICUBIC)
+    buf = io.BytesIO()
+    smooth.convert(mode).save(buf, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+    raw = np.frombuffer(buf.getvalue(), dtype=np.uint8)
+    ours, theirs = data.decode_rgb(raw), V.Decode()(raw)
+    assert ours.dtype == np.uint8 and ours.shape == theirs.shape == (61, 75, 3)
+    assert np.array_equal(ours, theirs)
+    assert data.imagenet_eval_ops(SIZE)[0] is data.decode_rgb
+
+
 def test_imagenet_train_and_eval_pipelines(tiny_folder):
     index = data.scan_class_folders(tiny_folder / "train")
     train = data.image_pipeline(index, data.imagenet_train_ops(SIZE), 4, training=True)

@@ -8,7 +8,8 @@ Layouts:
   * CIFAR-10 binary batches (``cifar-10-batches-bin`` / ``cifar-10-verify-bin`` or the bin folder itself).
 
 Image files are indexed in Python (sorted, hidden and non-image files left out, see :mod:`model_zoo.engine.verify`)
-and fed as raw bytes through ``GeneratorDataset``; decoding and augmentation run in MindSpore's C++ map workers.
+and fed as raw bytes through ``GeneratorDataset``; decoding and augmentation run in MindSpore's map workers
+(the training crop-decode in MindSpore's C++; the eval decode with Pillow, see :func:`decode_rgb`).
 Training shards with MindSpore's sampler (equal steps per rank); evaluation gives each rank the slice
 ``samples[rank::size]`` so that every image is counted exactly once whatever the number of ranks.
 """
@@ -256,6 +257,21 @@ def imagenet_train_ops(image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, min_sca
     return ops
 
 
+def decode_rgb(raw):
+    """Encoded image bytes (uint8 array) -> HWC uint8 RGB, with Pillow.
+
+    Bit-identical to ``mindspore.dataset.vision.Decode`` for JPEG (RGB, grayscale, CMYK), PNG and BMP, but the
+    libjpeg-turbo inside MindSpore 2.10's wheel is built without SIMD, and Pillow's is not: 0.71 vs 1.29 ms per
+    500x375 JPEG, +20% eval pipeline images/s on 2 cores (benchmarks/RESULTS.md, data-pipeline profile).  Training
+    keeps ``RandomCropDecodeResize``, whose decode of the crop window alone beats a full SIMD decode."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    with Image.open(BytesIO(memoryview(raw))) as image:
+        return np.asarray(image if image.mode == "RGB" else image.convert("RGB"))
+
+
 def eval_resize(image_size, ratio):
     """Resize target before the centre crop: image_size / ratio (ratio 0.875 turns 224 into 256)."""
     return tuple(int(round(side / float(ratio))) for side in image_size)
@@ -263,12 +279,13 @@ def eval_resize(image_size, ratio):
 
 def imagenet_eval_ops(image_size, mean=IMAGENET_MEAN, std=IMAGENET_STD, resize_ratio=0.875, keep_aspect=False,
                       scale=255.0, interpolation="bilinear"):
-    """Decode + resize (square, or short side when keep_aspect) + centre crop + normalise + HWC2CHW."""
+    """Decode (:func:`decode_rgb`) + resize (square, or short side when keep_aspect) + centre crop + normalise +
+    HWC2CHW."""
     import mindspore.dataset.vision as V
 
     inter = {"bilinear": V.Inter.BILINEAR, "bicubic": V.Inter.BICUBIC}[interpolation]
     resize = eval_resize(image_size, resize_ratio)
-    return [V.Decode(), V.Resize(min(resize) if keep_aspect else resize, interpolation=inter),
+    return [decode_rgb, V.Resize(min(resize) if keep_aspect else resize, interpolation=inter),
             V.CenterCrop(tuple(image_size)), _normalize(mean, std, scale), V.HWC2CHW()]
 
 
