@@ -1,0 +1,194 @@
+#!/usr/bin/env python
+"""Where training memory goes: resident memory after each phase of a training run, the zoo vs torch + timm.
+
+    python benchmarks/profile_memory.py --model densenet121 --batch 8
+    python benchmarks/profile_memory.py --model inception_v4 --batch 8 --frameworks zoo torch
+
+Each framework runs in a fresh process (the parent imports neither) that reads its own ``VmRSS`` (resident now)
+and ``VmHWM`` (peak so far) from ``/proc/self/status`` after: the framework import and set-up, building the
+network, (MindSpore) compiling the training graph without running it, the first training step, and ``--steps``
+more steps.  The same step as ``bench.py`` (Momentum 0.9, fixed loss scale 1 on MindSpore).  For torch it also sums
+the tensors autograd saves for the backward pass (``saved_tensors_hooks``, unique storages): the activation memory
+a training step must hold, which bounds what any framework needs.  For the zoo it adds MindSpore's own account
+of its memory pool (``MS_DEV_RUNTIME_CONF=memory_statistics:True``, printed at exit): total allocated and peak
+used, which shows how much of the resident memory is the pool (activations, workspaces) and how much is outside.
+"""
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+RESULT_TAG = "PROFILE_MEMORY "
+
+
+def _status_mb():
+    values = {}
+    with open("/proc/self/status") as fh:
+        for line in fh:
+            key, _, rest = line.partition(":")
+            if key in ("VmRSS", "VmHWM"):
+                values[key] = int(rest.split()[0]) / 1024.0
+    return values["VmRSS"], values["VmHWM"]
+
+
+class Phases:
+    def __init__(self):
+        self.rows = []
+
+    def mark(self, name):
+        rss, hwm = _status_mb()
+        self.rows.append({"phase": name, "rss_mb": rss, "peak_mb": hwm})
+
+
+def child(args):
+    import bench
+
+    phases = Phases()
+    phases.mark("python + numpy")
+    spec = dict(model=args.model, batch=args.batch, size=bench.MODELS[args.model]["size"], task="train",
+                framework=args.framework)
+    x_np, y_np = bench._inputs(spec)
+    out = {"framework": args.framework, "model": args.model, "batch": args.batch}
+    if args.framework == "torch":
+        import timm
+        import torch
+
+        torch.set_num_threads(len(os.sched_getaffinity(0)))
+        phases.mark("framework imported")
+        net = timm.create_model(bench.MODELS[args.model]["timm"], pretrained=False, num_classes=1000)
+        net.train()
+        phases.mark("network built")
+        x, y = torch.from_numpy(x_np), torch.from_numpy(y_np.astype("int64"))
+        opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
+        loss_fn = torch.nn.CrossEntropyLoss()
+        saved = {}
+
+        def pack(tensor):
+            storage = tensor.untyped_storage()
+            saved[storage.data_ptr()] = storage.nbytes()
+            return tensor
+
+        def step(measure=False):
+            opt.zero_grad(set_to_none=True)
+            if measure:
+                with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+                    loss = loss_fn(net(x), y)
+            else:
+                loss = loss_fn(net(x), y)
+            loss.backward()
+            opt.step()
+            return loss.item()
+
+        step(measure=True)
+        phases.mark("first step")
+        out["saved_for_backward_mb"] = sum(saved.values()) / 2 ** 20
+        params = sum(p.numel() for p in net.parameters())
+    else:
+        memory = dict(item.split("=", 1) for item in args.memory)
+        ms = bench._ms_setup(dict(spec, variant_spec={"memory": memory} if memory else {}))
+        from mindspore import nn
+        from mindspore.train import FixedLossScaleManager, Model
+
+        phases.mark("framework imported")
+        net = bench._ms_network(spec)
+        phases.mark("network built")
+        model = Model(net, loss_fn=nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
+                      optimizer=nn.Momentum(net.trainable_params(), 0.01, 0.9), amp_level="O0",
+                      loss_scale_manager=FixedLossScaleManager(1.0, drop_overflow_update=False))
+        train_net = model.train_network
+        train_net.set_train(True)
+        x, y = ms.Tensor(x_np), ms.Tensor(y_np)
+        train_net.compile(x, y)
+        phases.mark("graph compiled")
+
+        def step():
+            return train_net(x, y).asnumpy()
+
+        step()
+        phases.mark("first step")
+        params = sum(p.size for p in net.get_parameters())
+    for _ in range(args.steps):
+        step()
+    phases.mark(f"after {args.steps} more steps")
+    out["phases"] = phases.rows
+    out["param_mb"] = params * 4 / 2 ** 20
+    print(RESULT_TAG + json.dumps(out), flush=True)
+
+
+def report(results):
+    lines = []
+    for res in results.values():
+        lines.append(f"{res['framework']} {res['model']} train batch {res['batch']}: parameters {res['param_mb']:.0f} MB"
+                     + (f", saved for backward {res['saved_for_backward_mb']:.0f} MB"
+                        if "saved_for_backward_mb" in res else "")
+                     + (f", MindSpore memory pool: {res['pool_allocated_mb']:.0f} MB allocated, "
+                        f"{res['pool_peak_used_mb']:.0f} MB peak used" if "pool_peak_used_mb" in res else ""))
+        previous = None
+        for row in res["phases"]:
+            delta = f"{row['rss_mb'] - previous:+8.0f}" if previous is not None else " " * 8
+            lines.append(f"  {row['phase']:<24} RSS {row['rss_mb']:7.0f} MB {delta}   peak {row['peak_mb']:7.0f} MB")
+            previous = row["rss_mb"]
+    if len(results) == 2 and "zoo" in results:
+        other = next(r for k, r in results.items() if k != "zoo")
+        zoo = results["zoo"]
+        lines.append(f"peak RSS zoo / {other['framework']}: "
+                     f"{zoo['phases'][-1]['peak_mb'] / other['phases'][-1]['peak_mb']:.2f}")
+    return "\n".join(lines)
+
+
+def parse_pool(text):
+    """MindSpore's exit-time pool statistics: {'pool_allocated_mb', 'pool_peak_used_mb'} (MB), or {}."""
+    match = re.search(r"Common mem pool info: Total allocated mem:(\d+)M, peak used mem:(\d+)M", text)
+    return {"pool_allocated_mb": float(match.group(1)), "pool_peak_used_mb": float(match.group(2))} if match else {}
+
+
+def parse_result(text):
+    for line in text.splitlines():
+        if line.startswith(RESULT_TAG):
+            return json.loads(line[len(RESULT_TAG):])
+    return None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", default="densenet121", choices=["vgg19", "densenet121", "inception_v4"])
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=3)
+    parser.add_argument("--frameworks", nargs="+", default=["zoo", "torch"], choices=["zoo", "mindcv", "torch"])
+    parser.add_argument("--memory", nargs="*", default=[], metavar="KEY=VALUE",
+                        help="mindspore.runtime.set_memory arguments for the zoo run, e.g. increase_size=256MB")
+    parser.add_argument("--json", help="write the results here")
+    parser.add_argument("--framework", help=argparse.SUPPRESS)
+    parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args)
+        return 0
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(HERE.parent) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    results = {}
+    for framework in args.frameworks:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--framework", framework,
+               "--model", args.model, "--batch", str(args.batch), "--steps", str(args.steps)]
+        cmd += ["--memory"] + args.memory if args.memory else []
+        child_env = dict(env, MS_DEV_RUNTIME_CONF="memory_statistics:True") if framework != "torch" else env
+        proc = subprocess.run(cmd, env=child_env, capture_output=True, text=True, check=False)
+        res = parse_result(proc.stdout)
+        if res is None:
+            print(f"{framework}: no result (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+            return 1
+        res.update(parse_pool(proc.stdout + proc.stderr))
+        results[framework] = res
+    print(report(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
