@@ -114,3 +114,45 @@ def test_repeats_rotate_the_order_of_the_data_pipelines(tmp_path, monkeypatch):
     names = ["zoo", "ms_imagefolder", "torch", "zoo/prefetch2", "zoo/prefetch32"]
     assert train == names + names[1:] + names[:1] + names[2:] + names[:2]
     assert len(seen) == 30
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"zoo_{name}", ROOT / "benchmarks" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_memory_profile_reads_mindspore_pool_statistics_and_reports_phases():
+    profile = _load("profile_memory")
+    # the exit-time line MindSpore 2.10 prints with MS_DEV_RUNTIME_CONF=memory_statistics:True
+    text = ("noise\n[MS_RUNTIME_PROF]Common mem pool info: Total allocated mem:2048M, peak used mem:1010M, in used "
+            "mem:0M, total use by event mem:0M, total idle mem:2048M. Block unit size:1024M, block counts:2\n")
+    assert profile.parse_pool(text) == {"pool_allocated_mb": 2048.0, "pool_peak_used_mb": 1010.0}
+    assert profile.parse_pool("no statistics here") == {}
+    line = profile.RESULT_TAG + json.dumps({"framework": "zoo", "phases": []})
+    assert profile.parse_result("x\n" + line + "\ny")["framework"] == "zoo"
+    zoo = dict(framework="zoo", model="densenet121", batch=8, param_mb=31.0, pool_allocated_mb=2048.0,
+               pool_peak_used_mb=1010.0, phases=[dict(phase="framework imported", rss_mb=490.0, peak_mb=490.0),
+                                                 dict(phase="first step", rss_mb=2641.0, peak_mb=2700.0)])
+    torch = dict(framework="torch", model="densenet121", batch=8, param_mb=30.0, saved_for_backward_mb=1026.0,
+                 phases=[dict(phase="first step", rss_mb=1772.0, peak_mb=1800.0)])
+    text = profile.report({"zoo": zoo, "torch": torch})
+    assert "MindSpore memory pool: 2048 MB allocated, 1010 MB peak used" in text
+    assert "saved for backward 1026 MB" in text
+    assert "+2151" in text  # RSS growth from the previous phase
+    assert text.splitlines()[-1] == "peak RSS zoo / torch: 1.50"
+
+
+def test_data_profile_report_gives_cpu_cost_ratios():
+    profile = _load("profile_data")
+    zoo = dict(framework="zoo", split="eval", ops=[dict(op="decode_rgb", ms=0.75), dict(op="Resize", ms=0.25)],
+               ops_ms=1.0, reference=[dict(op="MindSpore Decode", ms=1.3)], imgs_per_s=1300.0, cores_busy=1.8,
+               cpu_ms_per_image=1.4)
+    torch = dict(framework="torch", split="eval", ops=[dict(op="PIL decode", ms=1.0)], ops_ms=2.0, imgs_per_s=650.0,
+                 cores_busy=1.9, cpu_ms_per_image=2.8)
+    text = profile.report({"zoo": zoo, "torch": torch})
+    assert "  decode_rgb                    0.75 ms   75.0%" in text
+    assert "(MindSpore Decode alone, not in this pipeline: 1.30 ms)" in text
+    assert text.splitlines()[-1] == ("torch / zoo CPU ms per image: per-operation 2.00x, pipeline 2.00x; "
+                                     "measured zoo / torch img/s 2.00x")
