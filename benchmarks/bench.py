@@ -307,6 +307,10 @@ def work_data(spec):
         if variant.get("prefetch"):
             ds.config.set_prefetch_size(int(variant["prefetch"]))
         ops = zdata.imagenet_train_ops(size) if split == "train" else zdata.imagenet_eval_ops(size)
+        if variant.get("ms_decode") and split == "eval":  # MindSpore's own Decode instead of the zoo's Pillow one
+            import mindspore.dataset.vision as V
+
+            ops[0] = V.Decode()
         if spec["framework"] == "ms_imagefolder":  # MindSpore's C++ folder reader instead of the zoo's generator
             import mindspore as ms
             import mindspore.dataset.transforms as TT
@@ -539,6 +543,11 @@ class Bench:
                 runs.append((f"data/{split}/{framework}", dict(kind="data", framework=framework, split=split,
                                                                root=str(root), batch=32,
                                                                workers=self.args.data_workers, epochs=epochs)))
+            if split == "eval":
+                runs.append((f"data/{split}/zoo/ms_decode",
+                             dict(kind="data", framework="zoo", split=split, root=str(root), batch=32,
+                                  workers=self.args.data_workers, epochs=epochs, variant="ms_decode",
+                                  variant_spec={"ms_decode": True})))
             for prefetch in self.args.data_prefetch:
                 runs.append((f"data/{split}/zoo/prefetch{prefetch}",
                              dict(kind="data", framework="zoo", split=split, root=str(root), batch=32,
@@ -813,13 +822,15 @@ class Report:
                  "torch": "torch DataLoader + torchvision ImageFolder (PIL)"}
         for split in ("train", "eval"):
             torch_ips = self.get(f"data/{split}/torch", "imgs_per_s")
-            labels = [f"data/{split}/{f}" for f in names] + [f"data/{split}/zoo/prefetch{p}"
-                                                           for p in self.args.data_prefetch]
+            labels = [f"data/{split}/{f}" for f in names] + [f"data/{split}/zoo/ms_decode"] + [
+                f"data/{split}/zoo/prefetch{p}" for p in self.args.data_prefetch]
             for label in labels:
                 record = self.by_label.get(label)
                 if record is None:
                     continue
                 name = names.get(label.split("/", 2)[2], label.split("/", 2)[2].replace("zoo/", "zoo, "))
+                if label.endswith("/ms_decode"):
+                    name = "zoo with MindSpore's `Decode` (the eval decode before Pillow's)"
                 if not record.get("ok"):
                     out.append(f"| {split} | {name} | failed: {record.get('error')} | | | | |")
                     continue
