@@ -36,13 +36,29 @@ def _status_mb():
     return values["VmRSS"], values["VmHWM"]
 
 
+def _rss_by_kind_mb():
+    """Resident MB by mapping kind from /proc/self/smaps: malloc's ``[heap]``, other anonymous mappings (large
+    mallocs, memory pools, thread stacks) and file-backed ones (the libraries)."""
+    kinds, kind = {"heap": 0.0, "anon": 0.0, "files": 0.0}, "anon"
+    with open("/proc/self/smaps") as fh:
+        for line in fh:
+            first = line.split(maxsplit=1)[0]
+            if "-" in first and not first.endswith(":"):
+                fields = line.split()
+                name = fields[5] if len(fields) > 5 else ""
+                kind = "heap" if name == "[heap]" else ("files" if name.startswith("/") else "anon")
+            elif first == "Rss:":
+                kinds[kind] += int(line.split()[1]) / 1024.0
+    return kinds
+
+
 class Phases:
     def __init__(self):
         self.rows = []
 
     def mark(self, name):
         rss, hwm = _status_mb()
-        self.rows.append({"phase": name, "rss_mb": rss, "peak_mb": hwm})
+        self.rows.append(dict({"phase": name, "rss_mb": rss, "peak_mb": hwm}, **_rss_by_kind_mb()))
 
 
 def child(args):
@@ -89,8 +105,10 @@ def child(args):
         out["saved_for_backward_mb"] = sum(saved.values()) / 2 ** 20
         params = sum(p.numel() for p in net.parameters())
     else:
-        memory = dict(item.split("=", 1) for item in args.memory)
-        ms = bench._ms_setup(dict(spec, variant_spec={"memory": memory} if memory else {}))
+        variant = {"memory": dict(item.split("=", 1) for item in args.memory)}
+        if args.jit_level:
+            variant["context"] = {"jit_config": {"jit_level": args.jit_level}}
+        ms = bench._ms_setup(dict(spec, variant_spec=variant))
         from mindspore import nn
         from mindspore.train import FixedLossScaleManager, Model
 
@@ -131,7 +149,10 @@ def report(results):
         previous = None
         for row in res["phases"]:
             delta = f"{row['rss_mb'] - previous:+8.0f}" if previous is not None else " " * 8
-            lines.append(f"  {row['phase']:<24} RSS {row['rss_mb']:7.0f} MB {delta}   peak {row['peak_mb']:7.0f} MB")
+            kinds = (f"   (malloc heap {row['heap']:.0f}, other anonymous {row['anon']:.0f}, files "
+                     f"{row['files']:.0f})" if "heap" in row else "")
+            lines.append(f"  {row['phase']:<24} RSS {row['rss_mb']:7.0f} MB {delta}   peak {row['peak_mb']:7.0f} MB"
+                         + kinds)
             previous = row["rss_mb"]
     if len(results) == 2 and "zoo" in results:
         other = next(r for k, r in results.items() if k != "zoo")
@@ -162,6 +183,8 @@ def main(argv=None):
     parser.add_argument("--frameworks", nargs="+", default=["zoo", "torch"], choices=["zoo", "mindcv", "torch"])
     parser.add_argument("--memory", nargs="*", default=[], metavar="KEY=VALUE",
                         help="mindspore.runtime.set_memory arguments for the zoo run, e.g. increase_size=256MB")
+    parser.add_argument("--jit_level", default="", choices=["", "O0", "O1"],
+                        help="MindSpore jit_level for the zoo run (default: the recipe's CPU setting)")
     parser.add_argument("--json", help="write the results here")
     parser.add_argument("--framework", help=argparse.SUPPRESS)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
@@ -175,7 +198,8 @@ def main(argv=None):
     for framework in args.frameworks:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--framework", framework,
                "--model", args.model, "--batch", str(args.batch), "--steps", str(args.steps)]
-        cmd += ["--memory"] + args.memory if args.memory else []
+        cmd += (["--memory"] + args.memory if args.memory else []) + (["--jit_level", args.jit_level]
+                                                                      if args.jit_level else [])
         child_env = dict(env, MS_DEV_RUNTIME_CONF="memory_statistics:True") if framework != "torch" else env
         proc = subprocess.run(cmd, env=child_env, capture_output=True, text=True, check=False)
         res = parse_result(proc.stdout)

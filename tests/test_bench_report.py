@@ -136,13 +136,15 @@ def test_memory_profile_reads_mindspore_pool_statistics_and_reports_phases():
     assert profile.parse_result("x\n" + line + "\ny")["framework"] == "zoo"
     zoo = dict(framework="zoo", model="densenet121", batch=8, param_mb=31.0, pool_allocated_mb=2048.0,
                pool_peak_used_mb=1010.0, phases=[dict(phase="framework imported", rss_mb=490.0, peak_mb=490.0),
-                                                 dict(phase="first step", rss_mb=2641.0, peak_mb=2700.0)])
+                                                 dict(phase="first step", rss_mb=2641.0, peak_mb=2700.0,
+                                                      heap=908.0, anon=1377.0, files=358.0)])
     torch = dict(framework="torch", model="densenet121", batch=8, param_mb=30.0, saved_for_backward_mb=1026.0,
                  phases=[dict(phase="first step", rss_mb=1772.0, peak_mb=1800.0)])
     text = profile.report({"zoo": zoo, "torch": torch})
     assert "MindSpore memory pool: 2048 MB allocated, 1010 MB peak used" in text
     assert "saved for backward 1026 MB" in text
     assert "+2151" in text  # RSS growth from the previous phase
+    assert "(malloc heap 908, other anonymous 1377, files 358)" in text
     assert text.splitlines()[-1] == "peak RSS zoo / torch: 1.50"
 
 
