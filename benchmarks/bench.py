@@ -388,11 +388,46 @@ def foreign_load(seconds=2.0):
     return (busy1 - busy0) / hz / seconds
 
 
+def child_env(base=None, **extra):
+    """Environment for a measuring child process: ``base`` (default: this process's environment) with this checkout
+    first on PYTHONPATH, plus ``extra``."""
+    env = dict(os.environ if base is None else base)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    env.update(extra)
+    return env
+
+
+def tagged_result(text, tag=RESULT_TAG):
+    """The JSON a child printed after ``tag`` (its last such line), or None."""
+    result = None
+    for line in text.splitlines():
+        if line.startswith(tag):
+            result = json.loads(line[len(tag):])
+    return result
+
+
+def run_children(script, frameworks, child_args, tag, env=None, finish=None):
+    """``script --child --framework F child_args`` in a fresh process per framework: {framework: its tagged result};
+    ``env(framework)`` gives each child's environment (default :func:`child_env`), ``finish(result, output)`` may add
+    to a result from the child's whole stdout + stderr.  None (after printing the child's stderr) when one fails."""
+    results = {}
+    for framework in frameworks:
+        proc = subprocess.run([sys.executable, str(script), "--child", "--framework", framework] + list(child_args),
+                              env=env(framework) if env else child_env(), capture_output=True, text=True,
+                              check=False)
+        result = tagged_result(proc.stdout, tag)
+        if result is None:
+            print(f"{framework}: no result (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
+            return None
+        if finish:
+            finish(result, proc.stdout + proc.stderr)
+        results[framework] = result
+    return results
+
+
 def run_worker(spec, env_extra=None, timeout=3600, log_dir=None, label=""):
     """Run one measurement in a fresh process; returns its result dict with wall time and foreign load."""
-    env = dict(BASE_ENV)
-    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + BASE_ENV["PYTHONPATH"] if BASE_ENV.get("PYTHONPATH") else "")
-    env["PYTHONUNBUFFERED"] = "1"
+    env = child_env(BASE_ENV, PYTHONUNBUFFERED="1")
     env.update(env_extra or {})
     hz = os.sysconf("SC_CLK_TCK")
     spec = dict(spec, root_path=str(ROOT))
@@ -419,10 +454,7 @@ def run_worker(spec, env_extra=None, timeout=3600, log_dir=None, label=""):
         err.seek(0)
         stdout, stderr = out.read(), err.read()
     own_cpu = rusage.ru_utime + rusage.ru_stime
-    result = None
-    for line in stdout.splitlines():
-        if line.startswith(RESULT_TAG):
-            result = json.loads(line[len(RESULT_TAG):])
+    result = tagged_result(stdout)
     prof = {}
     for line in (stdout + "\n" + stderr).splitlines():  # MS_DEV_RUNTIME_CONF=compile_statistics:True phase times
         if line.startswith("[PROF]") and " costs " in line:
@@ -543,16 +575,15 @@ class Bench:
                 runs.append((f"data/{split}/{framework}", dict(kind="data", framework=framework, split=split,
                                                                root=str(root), batch=32,
                                                                workers=self.args.data_workers, epochs=epochs)))
-            if split == "eval":
-                runs.append((f"data/{split}/zoo/ms_decode",
+            # the zoo's pipeline with one change each: MindSpore's own Decode for eval (what the zoo used before
+            # Pillow's), and other prefetch sizes
+            variants = [("ms_decode", {"ms_decode": True})] if split == "eval" else []
+            variants += [(f"prefetch{prefetch}", {"prefetch": prefetch}) for prefetch in self.args.data_prefetch]
+            for name, variant_spec in variants:
+                runs.append((f"data/{split}/zoo/{name}",
                              dict(kind="data", framework="zoo", split=split, root=str(root), batch=32,
-                                  workers=self.args.data_workers, epochs=epochs, variant="ms_decode",
-                                  variant_spec={"ms_decode": True})))
-            for prefetch in self.args.data_prefetch:
-                runs.append((f"data/{split}/zoo/prefetch{prefetch}",
-                             dict(kind="data", framework="zoo", split=split, root=str(root), batch=32,
-                                  workers=self.args.data_workers, epochs=epochs, variant=f"prefetch{prefetch}",
-                                  variant_spec={"prefetch": prefetch})))
+                                  workers=self.args.data_workers, epochs=epochs, variant=name,
+                                  variant_spec=variant_spec)))
             # with --repeat N: N rounds, each in a rotated order, so that no pipeline is always the first one
             # measured (the first after the JPEGs are written ran up to 30% slower in one round)
             for rep in range(self.args.repeat):
@@ -819,18 +850,17 @@ class Report:
                "|---|---|---|---|---|---|---|"]
         names = {"zoo": "zoo `image_pipeline` (GeneratorDataset + C++ map ops)",
                  "ms_imagefolder": "MindSpore ImageFolderDataset + the zoo's ops",
-                 "torch": "torch DataLoader + torchvision ImageFolder (PIL)"}
+                 "torch": "torch DataLoader + torchvision ImageFolder (PIL)",
+                 "zoo/ms_decode": "zoo with MindSpore's `Decode` (the eval decode before Pillow's)"}
         for split in ("train", "eval"):
             torch_ips = self.get(f"data/{split}/torch", "imgs_per_s")
-            labels = [f"data/{split}/{f}" for f in names] + [f"data/{split}/zoo/ms_decode"] + [
-                f"data/{split}/zoo/prefetch{p}" for p in self.args.data_prefetch]
+            labels = [f"data/{split}/{f}" for f in names] + [f"data/{split}/zoo/prefetch{p}"
+                                                           for p in self.args.data_prefetch]
             for label in labels:
                 record = self.by_label.get(label)
                 if record is None:
                     continue
                 name = names.get(label.split("/", 2)[2], label.split("/", 2)[2].replace("zoo/", "zoo, "))
-                if label.endswith("/ms_decode"):
-                    name = "zoo with MindSpore's `Decode` (the eval decode before Pillow's)"
                 if not record.get("ok"):
                     out.append(f"| {split} | {name} | failed: {record.get('error')} | | | | |")
                     continue

@@ -19,7 +19,6 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -51,16 +50,15 @@ def _per_op(stages, files, repeats):
 def ms_stages(split):
     import numpy as np
 
-    import model_zoo  # noqa: F401  (the zoo's CPU environment)
+    from model_zoo.engine import data as zdata  # importing model_zoo first sets the zoo's CPU environment
     import mindspore.dataset.vision as V
-    from model_zoo.engine import data as zdata
 
     ops = zdata.imagenet_train_ops((224, 224)) if split == "train" else zdata.imagenet_eval_ops((224, 224))
-    read = ("read file", lambda p: np.fromfile(p, dtype=np.uint8))
-    stages = [read] + [(getattr(op, "__name__", type(op).__name__), op) for op in ops]
+    stages = [("read file", lambda p: np.fromfile(p, dtype=np.uint8))]
+    stages += [(getattr(op, "__name__", type(op).__name__), op) for op in ops]
     # for comparison, not part of the pipeline: MindSpore's own full decode, and Pillow's
-    reference = [read, ("MindSpore Decode", V.Decode()), ("Pillow decode_rgb", zdata.decode_rgb)]
-    return stages, reference
+    decoders = [("MindSpore Decode", V.Decode()), ("Pillow decode_rgb", zdata.decode_rgb)]
+    return stages, decoders
 
 
 def torch_stages(split):
@@ -88,23 +86,21 @@ def torch_stages(split):
 def child(args):
     import bench
 
+    decoders = []
     if args.framework == "torch":
         import torch
 
         torch.set_num_threads(1)
         stages = torch_stages(args.split)
     else:
-        stages, extra = ms_stages(args.split)
+        stages, decoders = ms_stages(args.split)
         import mindspore.dataset as ds
 
         ds.config.set_num_parallel_workers(1)
     files = sorted(str(p) for p in Path(args.root).rglob("*.JPEG"))[:args.images]
     ops = _per_op(stages, files, args.repeats)
-    reference = []
-    if args.framework != "torch":  # each decoder alone on the raw bytes (a decode result is not fed to the next)
-        read, *decoders = extra
-        for decoder in decoders:
-            reference += _per_op([read, decoder], files, args.repeats)[1:]
+    # each decoder alone on the raw bytes read by the first stage (a decode result is not fed to the next)
+    reference = [_per_op([stages[0], decoder], files, args.repeats)[1] for decoder in decoders]
     spec = dict(root=args.root, split=args.split, batch=32, workers=args.workers, epochs=args.epochs,
                 framework="torch" if args.framework == "torch" else "zoo")
     cpu0, wall0 = _cpu_s(), time.perf_counter()
@@ -137,13 +133,6 @@ def report(results):
     return "\n".join(lines)
 
 
-def parse_result(text):
-    for line in text.splitlines():
-        if line.startswith(RESULT_TAG):
-            return json.loads(line[len(RESULT_TAG):])
-    return None
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--split", default="train", choices=["train", "eval"])
@@ -165,19 +154,12 @@ def main(argv=None):
 
     root = args.root or str(bench.make_jpeg_folder(Path(os.environ.get("TMPDIR", "/tmp")) / "zoo_bench_jpegs",
                                                    args.count))
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(HERE.parent) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    results = {}
-    for framework in args.frameworks:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--framework", framework, "--root", root,
-               "--split", args.split, "--images", str(args.images), "--repeats", str(args.repeats),
-               "--workers", str(args.workers), "--epochs", str(args.epochs)]
-        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-        res = parse_result(proc.stdout)
-        if res is None:
-            print(f"{framework}: no result (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-            return 1
-        results[framework] = res
+    results = bench.run_children(Path(__file__).resolve(), args.frameworks,
+                                 ["--root", root, "--split", args.split, "--images", str(args.images),
+                                  "--repeats", str(args.repeats), "--workers", str(args.workers),
+                                  "--epochs", str(args.epochs)], RESULT_TAG)
+    if results is None:
+        return 1
     print(report(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

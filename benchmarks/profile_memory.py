@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -168,13 +167,6 @@ def parse_pool(text):
     return {"pool_allocated_mb": float(match.group(1)), "pool_peak_used_mb": float(match.group(2))} if match else {}
 
 
-def parse_result(text):
-    for line in text.splitlines():
-        if line.startswith(RESULT_TAG):
-            return json.loads(line[len(RESULT_TAG):])
-    return None
-
-
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="densenet121", choices=["vgg19", "densenet121", "inception_v4"])
@@ -182,7 +174,8 @@ def main(argv=None):
     parser.add_argument("--steps", type=int, default=3)
     parser.add_argument("--frameworks", nargs="+", default=["zoo", "torch"], choices=["zoo", "mindcv", "torch"])
     parser.add_argument("--memory", nargs="*", default=[], metavar="KEY=VALUE",
-                        help="mindspore.runtime.set_memory arguments for the zoo run, e.g. increase_size=256MB")
+                        help="mindspore.runtime.set_memory arguments for the zoo run, e.g. increase_size=0.125GB "
+                             "(MindSpore takes sizes in GB only)")
     parser.add_argument("--jit_level", default="", choices=["", "O0", "O1"],
                         help="MindSpore jit_level for the zoo run (default: the recipe's CPU setting)")
     parser.add_argument("--json", help="write the results here")
@@ -192,22 +185,18 @@ def main(argv=None):
     if args.child:
         child(args)
         return 0
-    env = dict(os.environ)
-    env["PYTHONPATH"] = str(HERE.parent) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    results = {}
-    for framework in args.frameworks:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--child", "--framework", framework,
-               "--model", args.model, "--batch", str(args.batch), "--steps", str(args.steps)]
-        cmd += (["--memory"] + args.memory if args.memory else []) + (["--jit_level", args.jit_level]
-                                                                      if args.jit_level else [])
-        child_env = dict(env, MS_DEV_RUNTIME_CONF="memory_statistics:True") if framework != "torch" else env
-        proc = subprocess.run(cmd, env=child_env, capture_output=True, text=True, check=False)
-        res = parse_result(proc.stdout)
-        if res is None:
-            print(f"{framework}: no result (exit {proc.returncode}):\n{proc.stderr[-3000:]}")
-            return 1
-        res.update(parse_pool(proc.stdout + proc.stderr))
-        results[framework] = res
+    import bench
+
+    child_args = ["--model", args.model, "--batch", str(args.batch), "--steps", str(args.steps)]
+    child_args += (["--memory"] + args.memory if args.memory else []) + (["--jit_level", args.jit_level]
+                                                                         if args.jit_level else [])
+    results = bench.run_children(  # MindSpore prints its pool statistics at exit
+        Path(__file__).resolve(), args.frameworks, child_args, RESULT_TAG,
+        env=lambda framework: bench.child_env(**({} if framework == "torch"
+                                                 else {"MS_DEV_RUNTIME_CONF": "memory_statistics:True"})),
+        finish=lambda result, output: result.update(parse_pool(output)))
+    if results is None:
+        return 1
     print(report(results))
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

@@ -134,9 +134,9 @@ def main(argv=None):
     if args.child:
         child(args)
         return 0
-    env = dict(os.environ, ONEDNN_VERBOSE="profile_exec", DNNL_VERBOSE="profile_exec", PYTHONUNBUFFERED="1")
-    root = str(HERE.parent)
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    import bench
+
+    env = bench.child_env(ONEDNN_VERBOSE="profile_exec", DNNL_VERBOSE="profile_exec", PYTHONUNBUFFERED="1")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child"] + [a for a in (argv or sys.argv[1:])]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     totals, step_s, shapes = summarize(proc.stdout, args.steps)

@@ -133,7 +133,7 @@ def test_memory_profile_reads_mindspore_pool_statistics_and_reports_phases():
     assert profile.parse_pool(text) == {"pool_allocated_mb": 2048.0, "pool_peak_used_mb": 1010.0}
     assert profile.parse_pool("no statistics here") == {}
     line = profile.RESULT_TAG + json.dumps({"framework": "zoo", "phases": []})
-    assert profile.parse_result("x\n" + line + "\ny")["framework"] == "zoo"
+    assert bench.tagged_result("x\n" + line + "\ny", profile.RESULT_TAG)["framework"] == "zoo"
     zoo = dict(framework="zoo", model="densenet121", batch=8, param_mb=31.0, pool_allocated_mb=2048.0,
                pool_peak_used_mb=1010.0, phases=[dict(phase="framework imported", rss_mb=490.0, peak_mb=490.0),
                                                  dict(phase="first step", rss_mb=2641.0, peak_mb=2700.0,

@@ -261,7 +261,7 @@ def decode_rgb(raw):
     """Encoded image bytes (uint8 array) -> HWC uint8 RGB, with Pillow.
 
     Bit-identical to ``mindspore.dataset.vision.Decode`` for JPEG (RGB, grayscale, CMYK), PNG and BMP, but the
-    libjpeg-turbo inside MindSpore 2.10's wheel is built without SIMD, and Pillow's is not: 0.71 vs 1.29 ms per
+    libjpeg-turbo inside MindSpore 2.10's wheel is built without SIMD, and Pillow's is not: 0.75 vs 1.31 ms per
     500x375 JPEG, +20% eval pipeline images/s on 2 cores (benchmarks/RESULTS.md, data-pipeline profile).  Training
     keeps ``RandomCropDecodeResize``, whose decode of the crop window alone beats a full SIMD decode."""
     from io import BytesIO
