@@ -64,7 +64,8 @@ fi
 
 if [ "$need_preprocess" == "y" ]; then
     rm -rf ./preprocess_Result
-    deploy preprocess "${common[@]}" --data_dir="$data_path" --result_path=./preprocess_Result/ &> preprocess.log \
+    deploy preprocess "${common[@]}" --data_dir="$data_path" --result_path=./preprocess_Result/ \
+        --model_file="$model_path" &> preprocess.log \
         || fail "preprocess failed: $(grep '^error:' preprocess.log | tail -n 1) (see preprocess.log)"
 fi
 

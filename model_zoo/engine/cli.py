@@ -12,22 +12,37 @@ def _debug_requested(argv):
         a == "--debug" or a.lower() in ("--debug=true", "--debug=1") for a in argv)
 
 
-def resolve(task, recipe_name, argv):
-    """(recipe, cfg) for a task; the recipe's ``prepare`` hook normalises model-specific keys."""
+def config_builder(recipe, task, argv):
+    """``build(layer=None) -> cfg``: the task's configuration (with a checkpoint's layer under the command line),
+    normalised by the recipe's ``prepare`` hook."""
     from model_zoo.engine.config import ConfigSchema, load_config
+
+    schema = ConfigSchema(recipe.yaml_paths(), recipe.aliases)
+
+    def build(layer=None):
+        cfg = load_config(schema, argv, recipe.default_config_path(), prog=f"{task}.py",
+                          description=f"{recipe.name} {task} ({recipe.description})", config_dirs=[recipe.folder],
+                          weights_layer=layer)
+        if recipe.prepare is not None:
+            recipe.prepare(cfg, task)
+        return cfg
+
+    return build
+
+
+def resolve(task, recipe_name, argv):
+    """(recipe, cfg) for a task; the weights the task starts from (``--pre_trained``, ``--resume FILE``,
+    ``--ckpt_file``) configure the network they describe (:mod:`model_zoo.engine.weights`)."""
+    from model_zoo.engine import weights
     from model_zoo.engine.registry import get_recipe
 
     recipe = get_recipe(recipe_name)
-    schema = ConfigSchema(recipe.yaml_paths(), recipe.aliases)
-    cfg = load_config(schema, argv, recipe.default_config_path(), prog=f"{task}.py",
-                      description=f"{recipe.name} {task} ({recipe.description})", config_dirs=[recipe.folder])
-    if recipe.prepare is not None:
-        recipe.prepare(cfg, task)
-    return recipe, cfg
+    build = config_builder(recipe, task, argv)
+    return recipe, weights.configure(recipe, build(), task, build)
 
 
 def export_task(recipe, cfg):
-    from model_zoo.engine import checkpoint as ckpt_io
+    from model_zoo.engine import weights
     from model_zoo.engine.config import parse_image_size
     from model_zoo.engine.device import get_backend
     from model_zoo.engine.errors import ConfigError
@@ -38,12 +53,12 @@ def export_task(recipe, cfg):
     backend.setup_context(cfg.mode, cfg.device_id, cfg.get("jit_level", ""))
     if not cfg.ckpt_file:
         raise ConfigError(f"export needs weights: pass {cfg.flag('ckpt_file')} PATH.ckpt")
-    params = ckpt_io.read(cfg.ckpt_file)
+    loaded = weights.for_path(recipe, cfg, cfg.ckpt_file)
     height, width = parse_image_size(cfg.image_size)
     batch = int(cfg.batch_size)
     fp16 = bool(cfg.get("export_fp16", False))
-    result = export_network(lambda: recipe.network(cfg, "test"), params, cfg.file_name, cfg.file_format,
-                            (max(batch, 1), 3, height, width), backend, float(cfg.export_tolerance),
+    result = export_network(lambda: weights.network(recipe, cfg, "test", loaded), None, cfg.file_name,
+                            cfg.file_format, (max(batch, 1), 3, height, width), backend, float(cfg.export_tolerance),
                             dynamic_batch=batch <= 0, fp16=fp16)
     diff = result["max_abs_diff"]
     check = "not checked" if diff is None else f"{diff:.3g} (max |output| {result['output_scale']:.3g})"
