@@ -81,9 +81,9 @@ def convert(src, dst, arch=None, num_classes=None, class_file=None, interpolatio
     from model_zoo.engine.registry import get_recipe, model_spec
 
     src, dst = Path(src), Path(dst)
+    wanted = model_spec(arch) if arch else None  # an unknown --arch is an error before the file is read
     if not src.is_file():
         raise CheckpointError(f"source weights {src} not found; pass an existing .pth/.safetensors/.ckpt to --src")
-    wanted = model_spec(arch) if arch else None  # an unknown --arch is an error before the file is read
     loaded = weights.load(src, allow_pickle=allow_pickle, log=log)
     recipe = get_recipe(loaded.maps.recipe)
     if wanted is not None and wanted.recipe != recipe.name:

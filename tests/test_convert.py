@@ -461,25 +461,25 @@ def test_readme_convert_then_export_give_the_pytorch_logits(recipe, tmp_path):
     converts = [argv for argv in commands if argv[:2] == ["-m", "model_zoo.convert"]]
     export = next(argv for argv in commands if argv[0] == "export.py")
     assert converts and all(a.startswith("--") for a in export[1:])
+    size = {"vgg19": 224, "densenet121": 224, "inceptionv4": 299}[recipe]  # what the weights were made for
+    images = np.random.default_rng(7).standard_normal((1, 3, size, size)).astype(np.float32)
     models = {}
     for argv in converts:
         src, dst = flag(argv, "--src"), flag(argv, "--dst")
         model = randomize(README_SOURCES[src]() if src in README_SOURCES else
                           timm.create_model(README_TIMM[recipe], pretrained=False), seed=len(models))
+        models[dst] = scaled(model, images)
         save_source(model, tmp_path / src)
         result = run_convert(*argv[2:], cwd=tmp_path)
         assert result.returncode == 0, result.stderr[-2000:]
         assert f"converted {src} -> {dst}" in result.stdout
         (tmp_path / src).unlink()
-        models[dst] = model
     result = run_script(ROOT / "model_zoo" / recipe / "export.py", *export[1:], "--device_target=CPU", cwd=tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     match = re.search(r"exported (\S+) \(ONNX, input 1x3x(\d+)x(\d+)\); max abs diff vs network", result.stdout)
     assert match, result.stdout[-2000:]
-    size = int(match.group(2))
-    assert size == {"vgg19": 224, "densenet121": 224, "inceptionv4": 299}[recipe]
-    images = np.random.default_rng(7).standard_normal((1, 3, size, size)).astype(np.float32)
-    reference = scaled(models[flag(export, "--ckpt_file")], images)
+    assert int(match.group(2)) == int(match.group(3)) == size
+    reference = models[flag(export, "--ckpt_file")]
     exported = Path(tmp_path / match.group(1))
     session = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
     got = session.run(None, {session.get_inputs()[0].name: images})[0]

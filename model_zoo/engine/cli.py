@@ -72,12 +72,14 @@ def export_task(recipe, cfg):
 
 
 def run(task, recipe_name, argv):
-    from model_zoo.engine import evaluate, trainer
+    from model_zoo.engine import evaluate, trainer, weights
 
     from model_zoo.engine import modelarts
 
     recipe, cfg = resolve(task, recipe_name, argv)
     modelarts.pre_process(cfg)
+    if cfg.get("enable_modelarts") and weights.attached(cfg) is None:  # the weights have just been synced here
+        cfg = weights.configure(recipe, cfg, task, rebuild=None)
     if task == "train":
         result = trainer.train(recipe, cfg)
     elif task == "eval":

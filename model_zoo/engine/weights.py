@@ -288,8 +288,9 @@ def weights_path(cfg, task):
 
 def configure(recipe, cfg, task, rebuild, path=None, weights=None, log=print):
     """The configuration for the weights the task starts from: their layer (:meth:`Weights.layer`) goes between
-    the YAMLs and the command line (``rebuild(layer)`` resolves the configuration again), with one line saying
-    what it set.  The loaded weights travel with the returned config (:func:`attached`)."""
+    the YAMLs and the command line (``rebuild(layer)`` resolves the configuration again; without ``rebuild`` the
+    keys not given on the command line are set in ``cfg``), with one line saying what it set.  The loaded weights
+    travel with the returned config (:func:`attached`)."""
     if weights is None:
         path = path if path is not None else weights_path(cfg, task)
         if path is None or not Path(path).is_file():
@@ -297,7 +298,14 @@ def configure(recipe, cfg, task, rebuild, path=None, weights=None, log=print):
         weights = load(path, recipe.name, log=log)
     layer = weights.layer(cfg, task)
     new = cfg
-    if layer:
+    if layer and rebuild is None:
+        new = type(cfg)(cfg)
+        object.__setattr__(new, "sources", dict(getattr(cfg, "sources", {})))
+        object.__setattr__(new, "aliases", dict(getattr(cfg, "aliases", {})))
+        for key, value in layer.items():
+            if new.sources.get(key) != "command line":
+                new[key], new.sources[key] = value, "checkpoint"
+    elif layer:
         with contextlib.redirect_stdout(io.StringIO()):  # the recipe's prepare already spoke on the first pass
             new = rebuild(layer)
     announce(weights, cfg, new, layer, log)
