@@ -87,6 +87,7 @@ def readme_eval(case, data):
 @pytest.fixture(scope="module")
 def upstream(scratch):
     """{case: dict(net (the upstream network, eval mode), ckpt, probe (an input), expected (its outputs))}."""
+    pynative()
     folder = scratch("upstream_ckpts")
     rng = np.random.default_rng(0)
     built = {}

@@ -110,6 +110,7 @@ def test_saving_under_upstream_names_and_loading_back_is_the_identity(name, tmp_
     are the zoo's tensors, bit for bit."""
     from model_zoo.convert import convert
 
+    ms.set_context(mode=ms.PYNATIVE_MODE)  # the upstream twin runs eagerly
     kwargs, upstream_net, size = REVERSE[name]
     kwargs = dict(kwargs)
     net = U.randomize(create_model(kwargs.pop("arch"), **kwargs), seed=3)

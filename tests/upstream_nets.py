@@ -205,52 +205,40 @@ def _avg_then(cin, cout):
     return nn.SequentialCell([nn.AvgPool2d(kernel_size=3, stride=1, pad_mode="same"), Conv2d(cin, cout, 1)])
 
 
-class InceptionA(nn.Cell):
-    def __init__(self):
+class _Branches(nn.Cell):
+    """Upstream's InceptionA/B and ReductionA/B: ``branch_0`` .. ``branch_N`` of the input, concatenated (run in
+    PyNative mode)."""
+
+    def __init__(self, *branches):
         super().__init__()
-        self.branch_0 = Conv2d(384, 96, 1)
-        self.branch_1 = _seq((384, 64, 1), (64, 96, 3, PAD1))
-        self.branch_2 = _seq((384, 64, 1), (64, 96, 3, PAD1), (96, 96, 3, PAD1))
-        self.branch_3 = _avg_then(384, 96)
+        self.count = len(branches)
+        for i, branch in enumerate(branches):
+            setattr(self, f"branch_{i}", branch)
 
     def construct(self, x):
-        return ops.cat((self.branch_0(x), self.branch_1(x), self.branch_2(x), self.branch_3(x)), 1)
+        return ops.cat([getattr(self, f"branch_{i}")(x) for i in range(self.count)], 1)
 
 
-class ReductionA(nn.Cell):
-    def __init__(self):
-        super().__init__()
-        self.branch_0 = Conv2d(384, 384, 3, stride=2)
-        self.branch_1 = _seq((384, 192, 1), (192, 224, 3, PAD1), (224, 256, 3, {"stride": 2}))
-        self.branch_2 = nn.MaxPool2d(3, stride=2)
-
-    def construct(self, x):
-        return ops.cat((self.branch_0(x), self.branch_1(x), self.branch_2(x)), 1)
+def inception_a():
+    return _Branches(Conv2d(384, 96, 1), _seq((384, 64, 1), (64, 96, 3, PAD1)),
+                     _seq((384, 64, 1), (64, 96, 3, PAD1), (96, 96, 3, PAD1)), _avg_then(384, 96))
 
 
-class InceptionB(nn.Cell):
-    def __init__(self):
-        super().__init__()
-        self.branch_0 = Conv2d(1024, 384, 1)
-        self.branch_1 = _seq((1024, 192, 1), (192, 224, (1, 7), SAME), (224, 256, (7, 1), SAME))
-        self.branch_2 = _seq((1024, 192, 1), (192, 192, (7, 1), SAME), (192, 224, (1, 7), SAME),
-                             (224, 224, (7, 1), SAME), (224, 256, (1, 7), SAME))
-        self.branch_3 = _avg_then(1024, 128)
-
-    def construct(self, x):
-        return ops.cat((self.branch_0(x), self.branch_1(x), self.branch_2(x), self.branch_3(x)), 1)
+def reduction_a():
+    return _Branches(Conv2d(384, 384, 3, stride=2),
+                     _seq((384, 192, 1), (192, 224, 3, PAD1), (224, 256, 3, {"stride": 2})), nn.MaxPool2d(3, stride=2))
 
 
-class ReductionB(nn.Cell):
-    def __init__(self):
-        super().__init__()
-        self.branch_0 = _seq((1024, 192, 1), (192, 192, 3, {"stride": 2}))
-        self.branch_1 = _seq((1024, 256, 1), (256, 256, (1, 7), SAME), (256, 320, (7, 1), SAME),
-                             (320, 320, 3, {"stride": 2}))
-        self.branch_2 = nn.MaxPool2d(3, stride=2)
+def inception_b():
+    return _Branches(Conv2d(1024, 384, 1), _seq((1024, 192, 1), (192, 224, (1, 7), SAME), (224, 256, (7, 1), SAME)),
+                     _seq((1024, 192, 1), (192, 192, (7, 1), SAME), (192, 224, (1, 7), SAME), (224, 224, (7, 1), SAME),
+                          (224, 256, (1, 7), SAME)), _avg_then(1024, 128))
 
-    def construct(self, x):
-        return ops.cat((self.branch_0(x), self.branch_1(x), self.branch_2(x)), 1)
+
+def reduction_b():
+    return _Branches(_seq((1024, 192, 1), (192, 192, 3, {"stride": 2})),
+                     _seq((1024, 256, 1), (256, 256, (1, 7), SAME), (256, 320, (7, 1), SAME),
+                          (320, 320, 3, {"stride": 2})), nn.MaxPool2d(3, stride=2))
 
 
 class InceptionC(nn.Cell):
@@ -277,8 +265,8 @@ class UpstreamInceptionV4(nn.Cell):
 
     def __init__(self, num_classes=1000):
         super().__init__()
-        blocks = ([Stem()] + [InceptionA() for _ in range(4)] + [ReductionA()] + [InceptionB() for _ in range(7)]
-                  + [ReductionB()] + [InceptionC() for _ in range(3)])
+        blocks = ([Stem()] + [inception_a() for _ in range(4)] + [reduction_a()] + [inception_b() for _ in range(7)]
+                  + [reduction_b()] + [InceptionC() for _ in range(3)])
         self.features = nn.SequentialCell(blocks)
         self.softmax = nn.DenseBnAct(1536, num_classes, weight_init="XavierUniform", has_bias=True, has_bn=True,
                                      activation="logsoftmax")

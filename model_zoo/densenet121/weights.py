@@ -15,7 +15,7 @@ The shapes tell the variant (dense layers per block) and the classes.
 import re
 
 from model_zoo.engine.registry import register_weights
-from model_zoo.engine.weights import Layout, WeightMaps, names_with
+from model_zoo.engine.weights import WeightMaps, torch_layout, upstream_layout, zoo_layout
 
 BLOCKS = {(6, 12, 24, 16): "densenet121", (6, 12, 36, 24): "densenet161", (6, 12, 32, 32): "densenet169",
           (6, 12, 48, 32): "densenet201", (16, 16, 16): "densenet100"}
@@ -87,14 +87,11 @@ def default_config(options):
 
 MAPS = register_weights("densenet121", WeightMaps(
     recipe="densenet121",
-    layouts=(
-        Layout("zoo", "model zoo", ("mindspore",), names_with("features.conv0.", "classifier.weight")),
-        Layout("upstream", "upstream MindSpore ModelZoo", ("mindspore",),
-               names_with("backbone.features.conv0.", "head.fc.weight"), to_zoo=_upstream_to_zoo,
-               from_zoo=_zoo_to_upstream, numerics=upstream_numerics),
-        Layout("torchvision", "torchvision/timm", ("torch",), names_with("features.conv0.", "classifier.weight"),
-               to_zoo=_torchvision_to_zoo, numerics=reference_numerics),
-    ),
+    layouts=(zoo_layout("features.conv0.", "classifier.weight"),
+             upstream_layout(("backbone.features.conv0.", "head.fc.weight"), _upstream_to_zoo, _zoo_to_upstream,
+                             upstream_numerics),
+             torch_layout("torchvision", "torchvision/timm", ("features.conv0.", "classifier.weight"),
+                          to_zoo=_torchvision_to_zoo, numerics=reference_numerics)),
     describe=describe,
     network_keys=("transition_pool", "stem_pool"),
     legacy={"stem_pool": "symmetric"},  # zoo checkpoints written before stem_pool existed: torchvision's padding

@@ -99,6 +99,23 @@ def names_with(prefix, *names):
     return lambda keys: any(k.startswith(prefix) for k in keys) and all(n in keys for n in names)
 
 
+def zoo_layout(prefix, *names):
+    """The zoo's own checkpoints (.ckpt), recognised by :func:`names_with` ``(prefix, *names)``."""
+    return Layout("zoo", "model zoo", ("mindspore",), names_with(prefix, *names))
+
+
+def upstream_layout(detect, to_zoo, from_zoo, numerics=None):
+    """Upstream MindSpore ModelZoo checkpoints and MindSpore Hub files (.ckpt); ``detect``: (prefix, *names)."""
+    return Layout("upstream", "upstream MindSpore ModelZoo", ("mindspore",), names_with(*detect), to_zoo=to_zoo,
+                  from_zoo=from_zoo, numerics=numerics)
+
+
+def torch_layout(name, title, detect, **kwargs):
+    """A PyTorch library's weights (.pth / .safetensors); ``detect``: (prefix, *names); ``kwargs``: the
+    :class:`Layout` fields."""
+    return Layout(name, title, ("torch",), names_with(*detect), **kwargs)
+
+
 def network_keys(recipe_name):
     """The network options a recipe records in its checkpoints (``zoo_<key>``)."""
     from model_zoo.engine.registry import weight_maps

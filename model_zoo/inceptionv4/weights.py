@@ -16,7 +16,7 @@ Both compute the 3x3/1 average pools the same way (padding not counted: MindSpor
 import re
 
 from model_zoo.engine.registry import register_weights
-from model_zoo.engine.weights import Layout, WeightMaps, names_with
+from model_zoo.engine.weights import WeightMaps, torch_layout, upstream_layout, zoo_layout
 
 STEM_OFFSET = 5  # upstream features.N (N >= 1) is the zoo's features.N+5
 STEM = {"conv2d_1a_3x3": "0", "conv2d_2a_3x3": "1", "conv2d_2b_3x3": "2", "mixed_3a_branch_1": "3.conv",
@@ -94,14 +94,11 @@ TIMM_NUMERICS = {"bn_eps": 1e-3, "bn_momentum": 0.9}       # timm's BatchNorm2d(
 
 MAPS = register_weights("inceptionv4", WeightMaps(
     recipe="inceptionv4",
-    layouts=(
-        Layout("zoo", "model zoo", ("mindspore",), names_with("features.0.conv.", "last_linear.weight")),
-        Layout("upstream", "upstream MindSpore ModelZoo", ("mindspore",),
-               names_with("features.0.conv2d_1a_3x3.", "softmax.dense.weight"), to_zoo=_upstream_to_zoo,
-               from_zoo=_zoo_to_upstream, numerics=lambda options: dict(UPSTREAM_NUMERICS)),
-        Layout("timm", "timm", ("torch",), names_with("features.0.conv.", "last_linear.weight"),
-               numerics=lambda options: dict(TIMM_NUMERICS)),
-    ),
+    layouts=(zoo_layout("features.0.conv.", "last_linear.weight"),
+             upstream_layout(("features.0.conv2d_1a_3x3.", "softmax.dense.weight"), _upstream_to_zoo,
+                             _zoo_to_upstream, lambda options: dict(UPSTREAM_NUMERICS)),
+             torch_layout("timm", "timm", ("features.0.conv.", "last_linear.weight"),
+                          numerics=lambda options: dict(TIMM_NUMERICS))),
     describe=describe,
     network_keys=("head", "bn_eps", "bn_momentum"),
     legacy=dict(TIMM_NUMERICS),  # zoo checkpoints written before bn_eps/bn_momentum existed: timm's values

@@ -15,7 +15,7 @@ conv biases, the classes and the input size: the first Dense layer takes ``512 *
 import re
 
 from model_zoo.engine.registry import register_weights
-from model_zoo.engine.weights import Layout, WeightMaps, names_with
+from model_zoo.engine.weights import WeightMaps, torch_layout, upstream_layout, zoo_layout
 from model_zoo.vgg19.src.vgg import CONFIGS, VARIANTS
 
 TIMM_HEAD = {"pre_logits.fc1.": "classifier.0.", "pre_logits.fc2.": "classifier.3.", "head.fc.": "classifier.6."}
@@ -113,13 +113,10 @@ def default_config(options):
 
 MAPS = register_weights("vgg19", WeightMaps(
     recipe="vgg19",
-    layouts=(
-        Layout("zoo", "model zoo", ("mindspore",), names_with("features.", "classifier.6.weight")),
-        Layout("upstream", "upstream MindSpore ModelZoo", ("mindspore",), names_with("layers.", "classifier.6.weight"),
-               to_zoo=_upstream_to_zoo, from_zoo=_zoo_to_upstream),
-        Layout("timm", "timm", ("torch",), names_with("pre_logits.fc1."), to_zoo=_timm_to_zoo, reshape=_timm_reshape),
-        Layout("torchvision", "torchvision", ("torch",), names_with("features.", "classifier.6.weight")),
-    ),
+    layouts=(zoo_layout("features.", "classifier.6.weight"),
+             upstream_layout(("layers.", "classifier.6.weight"), _upstream_to_zoo, _zoo_to_upstream),
+             torch_layout("timm", "timm", ("pre_logits.fc1.",), to_zoo=_timm_to_zoo, reshape=_timm_reshape),
+             torch_layout("torchvision", "torchvision", ("features.", "classifier.6.weight"))),
     describe=describe,
     network_keys=("has_bias",),
     head=("classifier.6.",),
