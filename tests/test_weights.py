@@ -127,6 +127,16 @@ def test_saving_under_upstream_names_and_loading_back_is_the_identity(name, tmp_
     back = weights.load(tmp_path / "upstream.ckpt")
     assert back.layout.name == "upstream" and set(back.params) == set(original)
     assert all(np.array_equal(back.params[k].asnumpy(), v) for k, v in original.items())
+    # and an upstream file converted to the zoo's checkpoint records the upstream numerics with the network
+    convert(tmp_path / "upstream.ckpt", tmp_path / "zoo2.ckpt", log=lambda *_: None)
+    params = ckpt_io.read(tmp_path / "zoo2.ckpt")
+    meta = ckpt_io.metadata(params)
+    assert all(np.array_equal(params[k].asnumpy(), v) for k, v in original.items())
+    assert meta["arch"] == REVERSE[name][0]["arch"] and len(meta["classes"]) == REVERSE[name][0]["num_classes"]
+    assert meta["source"] == {"file": "upstream.ckpt", "converter": "model_zoo.convert", "layout": "upstream"}
+    for key in ("has_bias", "transition_pool", "stem_pool", "head", "bn_eps", "bn_momentum"):
+        if key in REVERSE[name][0]:
+            assert meta[key] == REVERSE[name][0][key], key
 
 
 # ---------------------------------------------------------------------------------------------------------------
