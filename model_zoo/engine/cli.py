@@ -63,13 +63,15 @@ def run(task, recipe_name, argv):
 
     recipe, cfg = resolve(task, recipe_name, argv)
     modelarts.pre_process(cfg)
-    if task == "train":
-        result = trainer.train(recipe, cfg)
-    elif task == "eval":
-        result = evaluate.evaluate(recipe, cfg)
-    else:
-        result = export_task(recipe, cfg)
-    modelarts.post_process(cfg)
+    try:
+        if task == "train":
+            result = trainer.train(recipe, cfg)
+        elif task == "eval":
+            result = evaluate.evaluate(recipe, cfg)
+        else:
+            result = export_task(recipe, cfg)
+    finally:
+        modelarts.post_process(cfg)  # at the end, and after a failure or SIGTERM: what the run wrote is kept
     return result
 
 
@@ -90,7 +92,7 @@ def guarded(function, argv):
     except ZooError as exc:
         if _debug_requested(argv):
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{getattr(exc, 'prefix', 'error')}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
@@ -104,5 +106,9 @@ def guarded(function, argv):
 
 
 def script_main(task, recipe_name):
-    """For a model folder's thin ``train.py``/``eval.py``/``export.py``."""
+    """For a model folder's thin ``train.py``/``eval.py``/``export.py``.  SIGTERM / Ctrl-C end the process at once
+    with one line (exit 143 / 130) until training takes over (:mod:`model_zoo.engine.signals`)."""
+    from model_zoo.engine.signals import exit_at_once_on_signals
+
+    exit_at_once_on_signals(" before training started; nothing to save" if task == "train" else f" ({task}.py)")
     sys.exit(main(task, recipe_name))

@@ -236,6 +236,25 @@ def save_config(cfg, directory, name="config.yaml"):
     return target
 
 
+def flag_name(cfg, key):
+    """How the user sets ``key``: DenseNet's upstream --per_batch_size for the batch, else the key and its aliases."""
+    if key == "batch_size" and "per_batch_size" in cfg:
+        return "--per_batch_size"
+    return cfg.flag(key) if hasattr(cfg, "flag") else f"--{key}"
+
+
+def require_positive(cfg, *keys):
+    """Each of ``keys`` must be an integer of at least 1 (batch size, epochs): one line naming the flag otherwise."""
+    for key in keys:
+        value = cfg.get(key)
+        try:
+            ok = float(value) >= 1
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"{flag_name(cfg, key)} must be at least 1, got {value!r}")
+
+
 def parse_int_list(text, sep=","):
     """'30,60,90' or '30, 60' or [30, 60] -> [30, 60]."""
     if isinstance(text, (list, tuple)):

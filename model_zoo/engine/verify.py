@@ -109,6 +109,20 @@ def bad_files(paths, root):
     return sorted(bad)
 
 
+_SKIPPED = {}     # data folder -> [(path, reason)] skipped by this process
+_SKIP_LINES = {}  # data folder -> the warning printed for it
+
+
+def skipped_files():
+    """[(path, reason)] of every file this process skipped (``--bad_file_policy=skip``), for the run records."""
+    return sorted(item for bad in _SKIPPED.values() for item in bad)
+
+
+def skipped_lines():
+    """The warnings printed for the skipped files (one per data folder)."""
+    return [_SKIP_LINES[root] for root in sorted(_SKIP_LINES)]
+
+
 def check_index(index, policy="fail"):
     """Apply the bad-file policy to a SampleIndex: 'fail' names the bad files, 'skip' drops and counts them."""
     bad = bad_files(index.paths, index.root)
@@ -121,7 +135,11 @@ def check_index(index, policy="fail"):
                         f"--bad_file_policy=skip")
     drop = {p for p, _ in bad}
     keep = [(p, l) for p, l in zip(index.paths, index.labels) if p not in drop]
-    print(f"WARNING: skipping {len(bad)} unusable file(s) in {index.root}: {names}{more}", file=sys.stderr)
+    line = f"WARNING: skipping {len(bad)} unusable file(s) in {index.root}: {names}{more}"
+    if _SKIPPED.get(str(index.root)) != bad:  # once per folder and process, not once per epoch's pipeline
+        print(line, file=sys.stderr)
+        _SKIPPED[str(index.root)] = bad
+        _SKIP_LINES[str(index.root)] = line
     index.paths = [p for p, _ in keep]
     index.labels = [l for _, l in keep]
     index.skipped = len(bad)
