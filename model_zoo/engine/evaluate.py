@@ -110,8 +110,10 @@ def evaluate(recipe, cfg):
         from model_zoo.engine.errors import ConfigError
 
         raise ConfigError(f"eval needs weights: pass {cfg.flag('pre_trained')} (a checkpoint file or a folder of them)")
+    from model_zoo.engine.config import require_positive
     from model_zoo.engine.weights_meta import apply_checkpoint_meta
 
+    require_positive(cfg, "eval_batch_size" if cfg.get("eval_batch_size") else "batch_size")
     apply_checkpoint_meta(cfg, cfg.pre_trained, recipe.name)  # arch, classes, preprocessing recorded with the weights
     ctx = runtime.setup(cfg, "eval", output_root_key="log_path")
     logger = ctx.logger

@@ -29,7 +29,16 @@ def prepare(cfg, task):
         print("WARNING: start_epoch is ignored; use --resume to continue a run (it restores the LR position)")
 
 
+MIN_SIZE = 75  # the stem's 3x3 stride-2 convolutions and reductions leave nothing of a smaller input
+
+
 def network(cfg, phase):
+    from model_zoo.engine.errors import ConfigError
+
+    height, width = parse_image_size(cfg.image_size)
+    if min(height, width) < MIN_SIZE:
+        raise ConfigError(f"InceptionV4 needs inputs of at least {MIN_SIZE}x{MIN_SIZE}, got {height}x{width}; "
+                          f"raise --height/--width (or --image_size)")
     net = inceptionv4.InceptionV4(num_classes=int(cfg.num_classes), head=cfg.head)
     return initialize(net)
 
