@@ -346,6 +346,20 @@ def _record_skipped(ctx, run):
                                        "files": [{"path": p, "reason": why} for p, why in skipped[:1000]]}
 
 
+def _log_image_check(ctx):
+    """One line per data folder: how many files the up-front image check read, or that the cache had them."""
+    from model_zoo.engine import verify
+
+    for root, stats in verify.STATS.items():
+        if stats["checked"]:
+            how = (f"{stats['checked']} checked in {stats['seconds']:.1f} s on {stats['processes']} process(es), "
+                   f"cache updated")
+        else:
+            how = f"all in the check cache ({stats['seconds']:.1f} s)"
+        waited = f", after waiting {stats['waited']:.1f} s for another process's check" if stats["waited"] > 0.5 else ""
+        ctx.logger.info(f"image check: {root}: {stats['files']} file(s), {how}{waited}")
+
+
 def train(recipe, cfg):
     """Run a training job.  Returns a summary dict (also written to summary.json, as is the end of a run that stops
     on a signal, diverges or fails)."""
@@ -407,6 +421,7 @@ def _train(recipe, cfg, ctx, run, stop):
 
     first = epoch_dataset(0)
     _record_skipped(ctx, run)
+    _log_image_check(ctx)
     steps_per_epoch = run.steps_per_epoch = first.get_dataset_size()
     logger.info(f"important: start create network ({cfg.arch or recipe.name}, {ctx.backend.name}, "
                 f"{ctx.group_size} rank(s), {steps_per_epoch} steps/epoch, amp {amp_level})")
