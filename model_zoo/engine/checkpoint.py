@@ -164,6 +164,28 @@ def write_failure(exc, folder):
     return str(exc).strip().splitlines()[0][:160] if str(exc).strip() else exc.__class__.__name__
 
 
+def check_room(folder, need_bytes, flag, what="a checkpoint of this run and its temporary copy need"):
+    """Before the work starts: ``folder`` must be writable (a probe file is written, fsynced and removed) and hold
+    ``need_bytes``; else one line naming the folder, the cause and the flag."""
+    import shutil
+    import tempfile
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".zoo_write_check_") as probe:
+            probe.write(b"0" * 4096)
+            probe.flush()
+            os.fsync(probe.fileno())
+        free = shutil.disk_usage(folder).free
+    except OSError as exc:
+        raise CheckpointError(f"cannot write to {folder}: {write_failure(exc, folder)}; pass a writable {flag}") \
+            from None
+    if free < need_bytes:
+        raise CheckpointError(f"{folder} has {free / 2 ** 20:.1f} MiB free, but {what} "
+                              f"{need_bytes / 2 ** 20:.1f} MiB; free space there or pass another {flag}")
+
+
 def nonfinite_entries(items):
     """Names of the float tensors that hold NaN or inf, from a Cell or a {name: Parameter/Tensor} dict."""
     import numpy as np

@@ -1,6 +1,7 @@
 """Entry points behind every ``train.py`` / ``eval.py`` / ``export.py``: config, one-line errors, exit codes."""
 import os
 import sys
+from pathlib import Path
 
 from model_zoo.engine.errors import ZooError
 
@@ -39,6 +40,10 @@ def export_task(recipe, cfg):
     if not cfg.ckpt_file:
         raise ConfigError(f"export needs weights: pass {cfg.flag('ckpt_file')} PATH.ckpt")
     params = ckpt_io.read(cfg.ckpt_file)
+    # before the export: a read-only or full folder is named with its cause (MindSpore only logs it)
+    target = Path(str(cfg.file_name)).expanduser().absolute().parent
+    weights = sum(int(v.nbytes) for k, v in ckpt_io.network_params(params).items() if hasattr(v, "nbytes"))
+    ckpt_io.check_room(target, int(1.1 * weights) + (1 << 20), cfg.flag("file_name"), "the exported model needs")
     height, width = parse_image_size(cfg.image_size)
     batch = int(cfg.batch_size)
     fp16 = bool(cfg.get("export_fp16", False))

@@ -269,33 +269,6 @@ def resume_command(cfg, path):
     return "python " + shlex.join([sys.argv[0] or "train.py"] + argv + [f"--resume={path}"])
 
 
-def check_output_room(folder, need_bytes, flag):
-    """Before the first step: ``folder`` must be writable (a probe file) and hold ``need_bytes``; else one line
-    naming the folder.  Leaves nothing behind."""
-    import shutil
-    import tempfile
-
-    from model_zoo.engine.checkpoint import write_failure
-
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=folder, prefix=".zoo_write_check_") as probe:
-            probe.write(b"0" * 4096)
-            probe.flush()
-            import os
-
-            os.fsync(probe.fileno())
-        free = shutil.disk_usage(folder).free
-    except OSError as exc:
-        raise CheckpointError(f"cannot write to {folder}: {write_failure(exc, folder)}; pass a writable {flag}") \
-            from None
-    if free < need_bytes:
-        raise CheckpointError(f"{folder} has {free / 2 ** 30:.2f} GiB free, but a checkpoint of this run takes "
-                              f"{need_bytes / 2 / 2 ** 30:.2f} GiB and its temporary copy as much again; free space "
-                              f"there or pass another {flag}")
-
-
 def checkpoint_bytes(train_network):
     """Size of one full-state checkpoint of ``train_network`` from its parameters (plus 1% and 1 MiB)."""
     return int(sum(int(p.nbytes) for p in train_network.get_parameters()) * 1.01) + (1 << 20)
@@ -437,7 +410,7 @@ def _train(recipe, cfg, ctx, run, stop):
     optimizer = recipe.optimizer(cfg, net, lr)
     model = Model(net, loss_fn=recipe.loss(cfg), optimizer=optimizer, amp_level=amp_level, loss_scale_manager=lsm)
     if saving:  # before the first step: room for one checkpoint and its temporary copy
-        check_output_room(ckpt_dir, 2 * checkpoint_bytes(model.train_network), cfg.flag("ckpt_path"))
+        ckpt_io.check_room(ckpt_dir, 2 * checkpoint_bytes(model.train_network), cfg.flag("ckpt_path"))
 
     state = TrainState(steps_per_epoch, int(cfg.max_epoch))
     resume_path = run.resume_path = find_resume_checkpoint(cfg, logger) if cfg.resume else None
