@@ -241,6 +241,7 @@ def load_config(schema, argv=None, default_config_path=None, prog="train.py", de
     cfg["config_path"] = str(config_path) if config_path else ""
     object.__setattr__(cfg, "sources", sources)
     object.__setattr__(cfg, "aliases", dict(schema.aliases))
+    object.__setattr__(cfg, "flag_names", {})  # key -> the flag messages name, where a recipe uses another one
     return cfg
 
 
@@ -256,9 +257,11 @@ def save_config(cfg, directory, name="config.yaml"):
 
 
 def flag_name(cfg, key):
-    """How the user sets ``key``: DenseNet's upstream --per_batch_size for the batch, else the key and its aliases."""
-    if key == "batch_size" and "per_batch_size" in cfg:
-        return "--per_batch_size"
+    """How the user sets ``key`` in messages: what the recipe's ``prepare`` recorded in ``cfg.flag_names`` (DenseNet
+    trains with its upstream --per_batch_size), else the key and its aliases."""
+    named = vars(cfg).get("flag_names", {}) if hasattr(cfg, "__dict__") else {}
+    if key in named:
+        return named[key]
     return cfg.flag(key) if hasattr(cfg, "flag") else f"--{key}"
 
 

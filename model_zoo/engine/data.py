@@ -176,7 +176,7 @@ def image_pipeline(index, operations, batch_size, training, rank=0, group_size=1
     drop = training if drop_remainder is None else drop_remainder
     if training and len(index) // group_size < batch_size:
         raise DataError(f"only {len(index)} training images for batch_size {batch_size} x {group_size} rank(s); "
-                        f"lower --batch_size")
+                        f"lower {batch_flag}")
     batched = dataset.batch(batch_size, drop_remainder=drop)
     batched.zoo_classes = list(index.classes)  # class names travel with the checkpoint (predict.py shows them)
     return batched
