@@ -597,3 +597,24 @@ def test_readme_resume_claims_name_tests_that_exist():
         if test or continued:
             tree = ast.parse((ROOT / "tests" / module).read_text())
             assert (test or continued) in {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def test_runs_sharing_a_checkpoint_folder_never_write_each_others_files(tmp_path):
+    """The upstream DenseNet / InceptionV4 layouts write checkpoints into ckpt_path itself: as MindSpore's
+    ModelCheckpoint, a second run there gets the prefix <prefix>_1, taken atomically; a resumed run keeps its own."""
+    from model_zoo.engine.trainer import checkpoint_names
+
+    shared = tmp_path / "ckpt"
+    first = checkpoint_names(shared, "0", tmp_path / "run_a")
+    second = checkpoint_names(shared, "0", tmp_path / "run_b")             # started together: claim taken
+    assert first[:2] == ("0", "recovery.ckpt") and second[:2] == ("0_1", "recovery_1.ckpt")
+    assert first[2].read_text() == str(tmp_path / "run_a")
+    (shared / "0-1_6.ckpt").write_bytes(b"run a's")
+    first[2].unlink()                                                       # run a ended; its checkpoints stay
+    assert checkpoint_names(shared, "0", tmp_path / "run_c")[:2] == ("0_2", "recovery_2.ckpt")
+    resumed = checkpoint_names(shared, "0", tmp_path / "run_d", resume_path=shared / "0-1_6.ckpt")
+    assert resumed[:2] == ("0", "recovery.ckpt")                            # continues run a's files
+    assert checkpoint_names(shared, "0", tmp_path / "run_e", resume_path=shared / "recovery_1.ckpt")[:2] == \
+        ("0_1", "recovery_1.ckpt")
+    own = tmp_path / "run_f" / "ckpt_0"                                     # inside the run's own folder: as is
+    assert checkpoint_names(own, "0", tmp_path / "run_f") == ("0", "recovery.ckpt", None)

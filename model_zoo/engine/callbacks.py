@@ -165,8 +165,9 @@ class CheckpointSaver(Callback):
     ``<prefix>-*`` checkpoints already in the folder, so the limit holds across a resume)."""
 
     def __init__(self, directory, prefix, state, interval, unit, keep_max, recovery_interval=0, extra=None,
-                 extra_fn=None, log=None):
+                 extra_fn=None, log=None, recovery_name="recovery.ckpt"):
         super().__init__()
+        self.recovery_name = recovery_name
         self.extra_fn = extra_fn  # entries computed at each save (the dropout counters: rng.state)
         self.log = log or (lambda line: None)
         self.directory = Path(directory)
@@ -217,7 +218,7 @@ class CheckpointSaver(Callback):
             self._save(network)
         if self.recovery_interval and self.state.global_step % self.recovery_interval == 0 \
                 and not self.state.epoch_done:
-            self.save_named(network, self.directory / "recovery.ckpt")
+            self.save_named(network, self.directory / self.recovery_name)
 
     def on_train_epoch_end(self, run_context):
         state = self.state

@@ -269,6 +269,52 @@ def resume_command(cfg, path):
     return "python " + shlex.join([sys.argv[0] or "train.py"] + argv + [f"--resume={path}"])
 
 
+def checkpoint_names(ckpt_dir, prefix, output_dir, resume_path=None):
+    """(prefix, recovery file name, claim file or None) of this run's checkpoints.
+
+    In the run's own folder (the default ``{output_dir}/ckpt_{rank}``) nothing can collide.  A folder runs share
+    (the upstream DenseNet / InceptionV4 layouts write into ``ckpt_path`` itself) is claimed: as MindSpore's
+    ``ModelCheckpoint``, a prefix whose checkpoints are there already becomes ``<prefix>_1``, ``<prefix>_2`` ...
+    (recovery file ``recovery_<n>.ckpt``), taken atomically (``O_EXCL`` claim file) so that two runs started
+    together never write, or prune, each other's files.  A run resumed from a checkpoint of that folder keeps its
+    prefix."""
+    import os
+    import re
+
+    ckpt_dir, output_dir = Path(ckpt_dir), Path(output_dir)
+    try:
+        ckpt_dir.resolve().relative_to(output_dir.resolve())
+        return prefix, "recovery.ckpt", None
+    except ValueError:
+        pass
+
+    def names(n):
+        return (prefix, "recovery.ckpt") if n == 0 else (f"{prefix}_{n}", f"recovery_{n}.ckpt")
+
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    resumed = Path(resume_path) if resume_path else None
+    for n in range(1000):
+        name, recovery = names(n)
+        claim = ckpt_dir / f".{name}.claim"
+        if resumed is not None and resumed.parent.resolve() == ckpt_dir.resolve() and (
+                resumed.name == recovery or re.fullmatch(re.escape(name) + r"-\d+_\d+\.ckpt", resumed.name)):
+            claim.write_text(str(output_dir))  # the run it continues: its files are this run's
+            return name, recovery, claim
+    for n in range(1000):
+        name, recovery = names(n)
+        claim = ckpt_dir / f".{name}.claim"
+        if ckpt_io.prefixed_checkpoints(ckpt_dir, name) or (ckpt_dir / recovery).exists():
+            continue
+        try:
+            handle = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            continue
+        os.write(handle, str(output_dir).encode())
+        os.close(handle)
+        return name, recovery, claim
+    raise CheckpointError(f"{ckpt_dir} holds checkpoints of 1000 runs with prefix {prefix}; clean it up")
+
+
 def checkpoint_bytes(train_network):
     """Size of one full-state checkpoint of ``train_network`` from its parameters (plus 1% and 1 MiB)."""
     return int(sum(int(p.nbytes) for p in train_network.get_parameters()) * 1.01) + (1 << 20)
@@ -278,7 +324,7 @@ class _Run:
     """What a run has built so far: summary.json is written from it whether the run completes, stops or fails."""
 
     def __init__(self):
-        self.monitor = self.saver = self.eval_hook = self.resume_path = self.ckpt_dir = None
+        self.monitor = self.saver = self.eval_hook = self.resume_path = self.ckpt_dir = self.claim = None
         self.steps_per_epoch = 0
         self.start = time.time()
         self.record = {"status": "running", "error": None, "signal": None, "diverged": None,
@@ -343,6 +389,7 @@ def train(recipe, cfg):
         with signals.GracefulStop() as stop:
             return _train(recipe, cfg, ctx, run, stop)
     except BaseException as exc:
+        _release(run)
         if isinstance(exc, signals.Interrupted):
             run.record.update(status="stopped", signal=signals.signal_name(exc.signum))
         elif isinstance(exc, KeyboardInterrupt):
@@ -423,9 +470,17 @@ def _train(recipe, cfg, ctx, run, stop):
                     f"(global step {state.global_step} of {state.total_steps})")
 
     meta = checkpoint_metadata(recipe, cfg, first)  # in every checkpoint, best.ckpt included
+    base_prefix = str(cfg.ckpt_prefix).format(**fmt)
+    prefix, recovery, best = base_prefix, "recovery.ckpt", "best.ckpt"
+    if saving:
+        prefix, recovery, run.claim = checkpoint_names(ckpt_dir, base_prefix, ctx.output_dir, resume_path)
+        if prefix != base_prefix:
+            best = f"best{recovery[len('recovery'):]}"
+            logger.info(f"{ckpt_dir} holds another run's checkpoints: this run writes {prefix}-<epoch>_<step>.ckpt, "
+                        f"{recovery} and {best}")
     eval_hook = None
     if cfg.run_eval:
-        eval_hook = run.eval_hook = EvalDuringTraining(recipe, cfg, ctx, net, ckpt_dir / "best.ckpt" if saving and
+        eval_hook = run.eval_hook = EvalDuringTraining(recipe, cfg, ctx, net, ckpt_dir / best if saving and
                                                        cfg.save_best_ckpt else None, meta=meta)
         if resume_path is not None:
             eval_hook.resume_best(resume_path, state.global_step)
@@ -434,9 +489,9 @@ def _train(recipe, cfg, ctx, run, stop):
     saver = None
     if saving:
         saver = run.saver = CheckpointSaver(
-            ckpt_dir, str(cfg.ckpt_prefix).format(**fmt), state, cfg.ckpt_interval, cfg.ckpt_interval_unit,
+            ckpt_dir, prefix, state, cfg.ckpt_interval, cfg.ckpt_interval_unit,
             cfg.keep_checkpoint_max, cfg.recovery_interval, extra=meta, log=logger.info,
-            extra_fn=(lambda: {rng.STATE_KEY: rng.state(dropouts)}) if dropouts else None)
+            extra_fn=(lambda: {rng.STATE_KEY: rng.state(dropouts)}) if dropouts else None, recovery_name=recovery)
         callbacks.append(saver)
     callbacks.append(StopOnSignal(state, stop))
     sink = bool(cfg.get("dataset_sink_mode", False)) and ctx.backend.dataset_sink
@@ -459,8 +514,19 @@ def _train(recipe, cfg, ctx, run, stop):
     summary = run.summary(recipe, cfg, ctx)
     summary["wall_time_s"] = round(wall, 3)
     _write_summary(ctx, summary)
+    _release(run)
     logger.info(f"training done in {wall:.1f} s; outputs in {ctx.output_dir}")
     return summary
+
+
+def _release(run):
+    """Drop the claim on a shared checkpoint folder's prefix (its checkpoints keep later runs off it)."""
+    if run.claim is not None:
+        try:
+            run.claim.unlink()
+        except OSError:
+            pass
+        run.claim = None
 
 
 def _stop_with_recovery(cfg, ctx, run, state, stop, saver, model, ckpt_dir):
@@ -475,7 +541,7 @@ def _stop_with_recovery(cfg, ctx, run, state, stop, saver, model, ckpt_dir):
     if saver.saved and saver.last_saved_step == state.global_step:
         path = saver.saved[-1]  # a checkpoint of exactly this step was just written
     else:
-        path = saver.save_named(model.train_network, ckpt_dir / "recovery.ckpt")
+        path = saver.save_named(model.train_network, ckpt_dir / saver.recovery_name)
     if path is None:
         raise signals.Interrupted(f"{name} at {where}; no recovery checkpoint (the weights are not finite)", signum)
     run.record["recovery_checkpoint"] = str(path)
