@@ -41,22 +41,21 @@ def check_table(table, name):
         repeated = sorted({d for d in ids if ids.count(d) > 1})
         if repeated:
             raise ValueError(f"{where} lists device {repeated[0]} more than once")
+        ips = [str(device["device_ip"]) for device in devices]
+        repeated = sorted({ip for ip in ips if ips.count(ip) > 1})
+        if repeated:
+            raise ValueError(f"{where} lists device_ip {repeated[0]} more than once")
 
 
 def check_merge(tables, names):
-    """The same server (or device IP) must not appear twice across the files (e.g. one file given twice)."""
-    servers, ips = {}, {}
+    """The same server must not appear twice across the files (e.g. one file given twice)."""
+    servers = {}
     for table, name in zip(tables, names):
         for server in table["server_list"]:
             if server["server_id"] in servers:
                 raise ValueError(f"server {server['server_id']} is in {servers[server['server_id']]} and in {name}; "
                                  f"give each server's rank table once")
             servers[server["server_id"]] = name
-            for device in server["device"]:
-                if device["device_ip"] in ips:
-                    raise ValueError(f"device_ip {device['device_ip']} is used by {ips[device['device_ip']]} and by "
-                                     f"server {server['server_id']} in {name}")
-                ips[device["device_ip"]] = f"server {server['server_id']}"
 
 
 def merge(tables):

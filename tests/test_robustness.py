@@ -477,15 +477,15 @@ def test_merge_hccl_validates_schema_and_duplicates(tmp_path):
                     {"device_id": str(i), "device_ip": ip, "rank_id": str(i)} for i, ip in enumerate(ips)]}]}
 
     files = {"a.json": table("10.0.0.1", ["192.98.92.100", "192.98.92.101"]),
-             "b.json": table("10.0.0.2", ["192.98.92.100"]),
+             "twice.json": table("10.0.0.2", ["192.98.92.100", "192.98.92.100"]),
              "bad_ip.json": table("10.0.0.3", ["192.98.92"]),
              "no_device.json": {"server_count": "1", "server_list": [{"server_id": "10.0.0.4", "device": [{}]}]},
              "not_table.json": [1, 2]}
     for name, content in files.items():
         (tmp_path / name).write_text(json.dumps(content))
     cases = [(["a.json", "a.json"], "server 10.0.0.1 is in a.json and in a.json; give each server's rank table once"),
-             (["a.json", "b.json"], "device_ip 192.98.92.100 is used by server 10.0.0.1 and by server 10.0.0.2 in "
-                                    "b.json"),
+             (["a.json", "twice.json"], "twice.json: not a valid rank table: server 10.0.0.2 lists device_ip "
+                                        "192.98.92.100 more than once"),
              (["bad_ip.json"], "bad_ip.json: not a valid rank table: server 10.0.0.3: device_ip '192.98.92' is not an "
                                "IPv4 address"),
              (["no_device.json"], "no_device.json: not a valid rank table: server 10.0.0.4: a device entry lacks "
