@@ -2,8 +2,11 @@
 
 Before the task: ``data_url -> data_path`` and ``checkpoint_url -> load_path`` are synced, and the dataset zip
 ``data_path/<modelarts_dataset_unzip_name>.zip`` is extracted (``need_modelarts_dataset_unzip``), each once per node
-by its first device while the others wait.  After the task: ``output_path -> train_url``.  ``moxing`` copies when it
-is installed (on ModelArts); otherwise plain local paths are copied, which is how the tests run it.
+by its first device while the others wait on a lock file that names the job (``JOB_ID``, else the launcher process
+the job's ranks share) and the working process: another job's lock is never trusted, a dead worker's is reported at
+once.  Every output path (``ckpt_path``, ``log_path``, ``file_name``) stays under ``output_path``.  After the task,
+also after a failure or SIGTERM: ``output_path -> train_url``.  ``moxing`` copies when it is installed (on ModelArts);
+otherwise plain local paths are copied, which is how the tests run it.
 """
 import json
 import os
