@@ -157,8 +157,9 @@ def workers(requested):
 
 
 def image_pipeline(index, operations, batch_size, training, rank=0, group_size=1, num_workers=0,
-                   drop_remainder=None):
-    """Batches of (image, label) from an indexed image set, decoded and transformed by ``operations``."""
+                   drop_remainder=None, batch_flag="--batch_size"):
+    """Batches of (image, label) from an indexed image set, decoded and transformed by ``operations``
+    (``batch_flag``: how the user sets the batch size, named when it is larger than the data)."""
     import mindspore.dataset as ds
     import mindspore.dataset.transforms as T
     import mindspore as ms
@@ -175,7 +176,7 @@ def image_pipeline(index, operations, batch_size, training, rank=0, group_size=1
     drop = training if drop_remainder is None else drop_remainder
     if training and len(index) // group_size < batch_size:
         raise DataError(f"only {len(index)} training images for batch_size {batch_size} x {group_size} rank(s); "
-                        f"lower --batch_size")
+                        f"lower {batch_flag}")
     batched = dataset.batch(batch_size, drop_remainder=drop)
     batched.zoo_classes = list(index.classes)  # class names travel with the checkpoint (predict.py shows them)
     return batched
@@ -349,7 +350,10 @@ def recipe_dataset(cfg, training, rank=0, group_size=1, cifar_mean=(0.4914, 0.48
     else:
         ops = imagenet_eval_ops(size, resize_ratio=cfg.eval_resize_ratio, keep_aspect=cfg.eval_keep_aspect,
                                 **eval_normalization(cfg))
-    return image_pipeline(load_index(cfg, training), ops, batch, training, rank, group_size, cfg.num_parallel_workers)
+    from model_zoo.engine.config import flag_name
+
+    return image_pipeline(load_index(cfg, training), ops, batch, training, rank, group_size, cfg.num_parallel_workers,
+                          batch_flag=flag_name(cfg, "batch_size"))
 
 
 def load_index(cfg, training):
