@@ -43,6 +43,7 @@ def resolve(task, recipe_name, argv):
 
 
 def export_task(recipe, cfg):
+    from model_zoo.engine import checkpoint as ckpt_io
     from model_zoo.engine import weights
     from model_zoo.engine.config import parse_image_size
     from model_zoo.engine.device import get_backend
