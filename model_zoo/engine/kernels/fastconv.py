@@ -28,9 +28,11 @@ import sys
 import time
 from pathlib import Path
 
+from mindspore import ops
+
 ENV_SWITCH = "MODEL_ZOO_FAST_CONV"
 HERE = Path(__file__).resolve().parent
-SOURCES = ("onednn_conv.cc", "dnnl_api.h")
+SOURCES = ("onednn_conv.cc", "batch_norm.cc", "pool.h", "dnnl_api.h")
 LIB_NAME = "zoo_fastconv.so"
 DNNL_COPY = "libzoodnnl.3"  # same length as the soname it replaces in the copy
 DNNL_SONAME = b"libdnnl.so.3"
@@ -120,8 +122,10 @@ def build(out_dir, dnnl_path, cxx, log=print):
     tmp.mkdir(parents=True)
     start = time.time()
     _copy_renamed(dnnl_path, tmp / DNNL_COPY)
-    cmd = [cxx, "-O2", "-std=c++17", "-shared", "-fPIC", "-o", str(tmp / LIB_NAME), str(HERE / "onednn_conv.cc"),
-           f"-L{tmp}", f"-l:{DNNL_COPY}", "-Wl,-rpath,$ORIGIN", "-pthread"]
+    # -march=native: the build is keyed by this CPU (model and ISA flags)
+    cmd = [cxx, "-O3", "-march=native", "-fopenmp-simd", "-std=c++17", "-shared", "-fPIC", "-o",
+           str(tmp / LIB_NAME), str(HERE / "onednn_conv.cc"), str(HERE / "batch_norm.cc"), f"-L{tmp}",
+           f"-l:{DNNL_COPY}", "-Wl,-rpath,$ORIGIN", "-pthread"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -191,9 +195,20 @@ def info():
 # the operators
 # ---------------------------------------------------------------------------------------------------------------
 
+LAYOUTS = {"any": 0, "plain": 1}
+
+
+def layout(cell):
+    """How the activations reach oneDNN: 'any' (the blocked layout oneDNN prefers, reordered around the call; the
+    default) or 'plain' (NCHW as they are: oneDNN's ncsp kernels, no reorders, but 1x1 convolutions on small
+    feature maps run 5-10x slower there: benchmarks/RESULTS.md).  ``MODEL_ZOO_FAST_CONV_LAYOUT`` = any / plain."""
+    choice = os.environ.get("MODEL_ZOO_FAST_CONV_LAYOUT", "any")
+    return choice if choice in LAYOUTS else "any"
+
+
 def conv_config(cell):
-    """The int32 configuration the kernels read: strides, pads (top, bottom, left, right), dilations, groups and
-    whether the pads are MindSpore's 'same' (computed by the kernel from the input size)."""
+    """The int32 configuration the kernels read: strides, pads (top, bottom, left, right), dilations, groups,
+    whether the pads are MindSpore's 'same' (computed by the kernel from the input size) and the layout."""
     stride_h, stride_w = cell.stride
     dil_h, dil_w = cell.dilation
     mode = str(cell.pad_mode).lower()
@@ -202,7 +217,7 @@ def conv_config(cell):
         padding = cell.padding
         pads = tuple(padding) if isinstance(padding, (tuple, list)) else (int(padding),) * 4
     return (int(stride_h), int(stride_w)) + tuple(int(p) for p in pads) + (
-        int(dil_h), int(dil_w), int(cell.group), 1 if mode == "same" else 0)
+        int(dil_h), int(dil_w), int(cell.group), 1 if mode == "same" else 0, LAYOUTS[layout(cell)])
 
 
 def output_size(size, kernel, stride, dilation, pad_begin, pad_end, same):
@@ -212,7 +227,7 @@ def output_size(size, kernel, stride, dilation, pad_begin, pad_end, same):
 
 
 def _forward_shape(cfg):
-    sh, sw, pt, pb, pl, pr, dh, dw, _, same = cfg
+    sh, sw, pt, pb, pl, pr, dh, dw, _, same = cfg[:10]
 
     def infer(x_shape, w_shape, _cfg_shape):
         return [x_shape[0], w_shape[0], output_size(x_shape[2], w_shape[2], sh, dh, pt, pb, same),
@@ -250,16 +265,44 @@ def operators(cfg):
     return forward
 
 
+def bn_operators():
+    """(train, infer) Custom operators of the batch norm kernels; train's bprop calls the gradient one.  Cached."""
+    if "bn" in _STATE["ops"]:
+        return _STATE["ops"]["bn"]
+    from mindspore import ops
+
+    lib = _STATE["lib"]
+    zeros = ops.ZerosLike()
+    grad = ops.Custom(f"{lib}:ZooBatchNormGrad", out_shape=lambda dy, x, g, m, v, e: (x, g, g),
+                      out_dtype=lambda dy, x, g, m, v, e: (x, g, g), func_type="aot")
+
+    def bprop(x, gamma, beta, eps, out, dout):
+        dx, dgamma, dbeta = grad(dout[0], x, gamma, out[1], out[2], eps)
+        return dx, dgamma, dbeta, zeros(eps)
+
+    train = ops.Custom(f"{lib}:ZooBatchNormTrain", out_shape=lambda x, g, b, e: (x, g, g),
+                       out_dtype=lambda x, g, b, e: (x, g, g), func_type="aot", bprop=bprop)
+    infer = ops.Custom(f"{lib}:ZooBatchNormInfer", out_shape=lambda x, g, b, m, v, e: x,
+                       out_dtype=lambda x, g, b, m, v, e: x, func_type="aot")
+    _STATE["ops"]["bn"] = (train, infer)
+    return train, infer
+
+
 def attach(cell):
-    """Give one ``nn.Conv2d`` the fast operator (no-op for layouts or settings it does not cover)."""
+    """Give one ``nn.Conv2d`` or ``nn.BatchNorm2d`` the fast operators (no-op for layouts they do not cover)."""
     import mindspore as ms
     import numpy as np
+    from mindspore import nn
 
-    if not _STATE["enabled"] or getattr(cell, "data_format", "NCHW") != "NCHW":
+    if not _STATE["enabled"] or getattr(cell, "data_format", getattr(cell, "format", "NCHW")) != "NCHW":
         return False
-    cfg = conv_config(cell)
-    cell._zoo_conv = operators(cfg)
-    cell._zoo_cfg = ms.Tensor(np.array(cfg, np.int32))
+    if isinstance(cell, nn.BatchNorm2d):
+        cell._zoo_bn_train, cell._zoo_bn_infer = bn_operators()
+        cell._zoo_eps = ms.Tensor(np.array([cell.eps], np.float32))
+    else:
+        cfg = conv_config(cell)
+        cell._zoo_conv = operators(cfg)
+        cell._zoo_cfg = ms.Tensor(np.array(cfg, np.int32))
     cell._zoo_fast = True
     return True
 
@@ -274,24 +317,44 @@ def _fast_construct(self, x):
     return output
 
 
-def _patch_conv2d():
-    """``nn.Conv2d`` gets a fast branch (off for every instance until :func:`attach`); new instances attach."""
+def _fast_bn_construct(self, x):
+    training = self.training if self.use_batch_statistics is None else self.use_batch_statistics
+    if self._zoo_fast and x.dtype == self._zoo_dtype:
+        if training:
+            y, mean, var = self._zoo_bn_train(x, self.gamma, self.beta, self._zoo_eps)
+            # MindSpore's BatchNorm: moving = (1 - m) * moving + m * batch (m = self.momentum = 1 - the
+            # constructor's momentum), the moving variance unbiased (M / (M - 1))
+            count = x.shape[0] * x.shape[2] * x.shape[3]
+            unbiased = var * (count / max(count - 1, 1))
+            ops.assign(self.moving_mean, self.moving_mean * (1.0 - self.momentum) + mean * self.momentum)
+            ops.assign(self.moving_variance, self.moving_variance * (1.0 - self.momentum) + unbiased * self.momentum)
+            return y
+        return self._zoo_bn_infer(x, self.gamma, self.beta, self.moving_mean, self.moving_variance, self._zoo_eps)
+    if training:
+        return self.bn_train(x, self.gamma, self.beta, self.moving_mean, self.moving_variance)[0]
+    return self.bn_infer(x, self.gamma, self.beta, self.moving_mean, self.moving_variance)[0]
+
+
+def _patch_cells():
+    """``nn.Conv2d`` and ``nn.BatchNorm2d`` get a fast branch (off for every instance until :func:`attach`); new
+    instances attach."""
     if _STATE["patched"]:
         return
     import mindspore as ms
     from mindspore import nn
 
-    original_init = nn.Conv2d.__init__
+    for cls, construct in ((nn.Conv2d, _fast_construct), (nn.BatchNorm2d, _fast_bn_construct)):
+        original_init = cls.__init__
 
-    def __init__(self, *args, **kwargs):
-        original_init(self, *args, **kwargs)
-        attach(self)
+        def __init__(self, *args, _original=original_init, **kwargs):
+            _original(self, *args, **kwargs)
+            attach(self)
 
-    nn.Conv2d._zoo_fast = False
-    nn.Conv2d._zoo_dtype = ms.float32
-    nn.Conv2d._zoo_native_construct = nn.Conv2d.construct
-    nn.Conv2d.__init__ = __init__
-    nn.Conv2d.construct = _fast_construct
+        cls._zoo_fast = False
+        cls._zoo_dtype = ms.float32
+        cls._zoo_native_construct = cls.construct
+        cls.__init__ = __init__
+        cls.construct = construct
     _STATE["patched"] = True
 
 
@@ -314,7 +377,7 @@ def enable(log=None):
         log(_STATE["status"])
         return _STATE["status"]
     _STATE["enabled"] = True
-    _patch_conv2d()
+    _patch_cells()
     _STATE["status"] = f"fast convolution on: oneDNN blocked-layout kernels ({lib})"
     return _STATE["status"]
 
@@ -329,7 +392,7 @@ def prepare(net):
 
     count = 0
     for _, cell in net.cells_and_names():
-        if isinstance(cell, nn.Conv2d) and not cell._zoo_fast:
+        if isinstance(cell, (nn.Conv2d, nn.BatchNorm2d)) and not cell._zoo_fast:
             count += bool(attach(cell))
     return count
 

@@ -8,17 +8,15 @@
 //
 // Operators (the AOT signature: int f(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes,
 // void *stream, void *extra)); cfg is an int32 tensor [stride_h, stride_w, pad_top, pad_bottom, pad_left,
-// pad_right, dilation_h, dilation_w, groups, same] (same = 1: MindSpore's pad_mode 'same', pads from the sizes):
+// pad_right, dilation_h, dilation_w, groups, same, layout] (same = 1: MindSpore's pad_mode 'same', pads from the
+// sizes; layout = 1: keep the activations NCHW, oneDNN's ncsp kernels, no reorders; 0: the layout oneDNN prefers):
 //   ZooConvForward(x, w, cfg) -> y
 //   ZooConvBackward(dy, x, w, cfg) -> (dx, dw)     backward data and backward weights, sharing the dy reorder
 //   ZooConvBackwardData(dy, x, w, cfg) -> dx       (x only gives the shape)
 //   ZooConvBackwardWeights(dy, x, w, cfg) -> dw    (w only gives the shape)
 //
 // One convolution runs at a time (a mutex): they use every core through one thread pool and share one arena.
-#include <sched.h>
-
-#include <atomic>
-#include <condition_variable>
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -26,137 +24,17 @@
 #include <memory>
 #include <mutex>
 #include <string>
-#include <thread>
 #include <unordered_map>
 #include <vector>
 
 #include "dnnl_api.h"
+#include "pool.h"
 
 namespace {
 
 // ------------------------------------------------------------------------------------------------------------
-// thread pool handed to oneDNN (its threadpool CPU runtime runs parallel regions on the caller's pool)
-// ------------------------------------------------------------------------------------------------------------
-
-// Same virtual layout as dnnl::threadpool_interop::threadpool_iface (dnnl_threadpool_iface.hpp).
-struct ThreadpoolIface {
-  virtual int get_num_threads() const = 0;
-  virtual bool get_in_parallel() const = 0;
-  virtual void parallel_for(int n, const std::function<void(int, int)> &fn) = 0;
-  virtual uint64_t get_flags() const = 0;
-  virtual ~ThreadpoolIface() = default;
-};
-
-thread_local bool t_in_pool = false;
-
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
-
-class Pool final : public ThreadpoolIface {
- public:
-  explicit Pool(int nthreads, int spin) : nthreads_(nthreads < 1 ? 1 : nthreads), spin_(spin) {
-    for (int i = 1; i < nthreads_; ++i) workers_.emplace_back([this] { Work(); });
-  }
-  ~Pool() override {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-      gen_.fetch_add(1);
-    }
-    cv_.notify_all();
-    for (auto &t : workers_) t.join();
-  }
-  int get_num_threads() const override { return nthreads_; }
-  bool get_in_parallel() const override { return t_in_pool; }
-  uint64_t get_flags() const override { return 0; }
-
-  void parallel_for(int n, const std::function<void(int, int)> &fn) override {
-    if (n <= 0) return;
-    if (n == 1 || workers_.empty() || t_in_pool) {
-      for (int i = 0; i < n; ++i) fn(i, n);
-      return;
-    }
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      while (busy_.load() != 0) cpu_relax();  // stragglers of the previous region leave before it is reused
-      fn_ = &fn;
-      n_ = n;
-      next_.store(0);
-      pending_.store(n);
-      gen_.fetch_add(1);
-    }
-    cv_.notify_all();
-    t_in_pool = true;
-    RunTasks(&fn, n);
-    t_in_pool = false;
-    int spins = 0;
-    while (pending_.load() != 0 || busy_.load() != 0) {
-      if (++spins < 4096) {
-        cpu_relax();
-      } else {
-        std::this_thread::yield();
-      }
-    }
-  }
-
- private:
-  void RunTasks(const std::function<void(int, int)> *fn, int n) {
-    for (int i = next_.fetch_add(1); i < n; i = next_.fetch_add(1)) {
-      (*fn)(i, n);
-      pending_.fetch_sub(1);
-    }
-  }
-
-  void Work() {
-    t_in_pool = true;
-    uint64_t seen = gen_.load();
-    for (;;) {
-      for (int s = 0; s < spin_ && gen_.load() == seen; ++s) cpu_relax();
-      const std::function<void(int, int)> *fn;
-      int n;
-      {
-        std::unique_lock<std::mutex> lock(mu_);
-        cv_.wait(lock, [&] { return gen_.load() != seen; });
-        if (stop_) return;
-        seen = gen_.load();
-        busy_.fetch_add(1);
-        fn = fn_;
-        n = n_;
-      }
-      RunTasks(fn, n);
-      busy_.fetch_sub(1);
-    }
-  }
-
-  int nthreads_;
-  int spin_;
-  std::vector<std::thread> workers_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  const std::function<void(int, int)> *fn_ = nullptr;
-  int n_ = 0;
-  std::atomic<int> next_{0};
-  std::atomic<int> pending_{0};
-  std::atomic<int> busy_{0};
-  std::atomic<uint64_t> gen_{0};
-  bool stop_ = false;
-};
-
-// ------------------------------------------------------------------------------------------------------------
 // state shared by all operators
 // ------------------------------------------------------------------------------------------------------------
-
-int UsableCores() {
-  const char *env = std::getenv("MODEL_ZOO_FASTCONV_THREADS");
-  if (env && std::atoi(env) > 0) return std::atoi(env);
-  cpu_set_t set;
-  if (sched_getaffinity(0, sizeof(set), &set) == 0) return CPU_COUNT(&set) > 0 ? CPU_COUNT(&set) : 1;
-  unsigned hw = std::thread::hardware_concurrency();
-  return hw ? static_cast<int>(hw) : 1;
-}
 
 struct Arena {
   char *base = nullptr;
@@ -205,7 +83,6 @@ struct State {
   bool ready = false;
   std::string error;
   int nthreads = 1;
-  std::unique_ptr<Pool> pool;
   dnnl_engine_t engine = nullptr;
   dnnl_stream_t stream = nullptr;
   dnnl_primitive_attr_t attr = nullptr;  // user scratchpad
@@ -234,11 +111,10 @@ __attribute__((constructor)) void LiftIsaCap() {
 bool Init() {
   State &g = G();
   if (g.ready) return true;
-  g.nthreads = UsableCores();
-  const char *spin_env = std::getenv("MODEL_ZOO_FASTCONV_SPIN");
-  g.pool.reset(new Pool(g.nthreads, spin_env ? std::atoi(spin_env) : 20000));
+  g.nthreads = zoo::SharedPool().get_num_threads();
   if (!Ok(dnnl_engine_create(&g.engine, dnnl_cpu, 0), "engine")) return false;
-  if (!Ok(dnnl_threadpool_interop_stream_create(&g.stream, g.engine, static_cast<ThreadpoolIface *>(g.pool.get())),
+  if (!Ok(dnnl_threadpool_interop_stream_create(&g.stream, g.engine,
+                                                 static_cast<zoo::ThreadpoolIface *>(&zoo::SharedPool())),
           "stream"))
     return false;
   if (!Ok(dnnl_primitive_attr_create(&g.attr), "attr")) return false;
@@ -251,6 +127,7 @@ bool Init() {
 struct ConvCfg {
   dnnl_dims_t strides{}, dilates{}, pad_l{}, pad_r{};
   int groups = 1;
+  bool plain = false;  // activations in NCHW (oneDNN's ncsp kernels) instead of the layout oneDNN prefers
 };
 
 // MindSpore's pad_mode 'same': out = ceil(in / stride), the extra row/column of padding goes to the end.
@@ -274,6 +151,7 @@ bool ReadCfg(const void *ptr, int64_t count, const int64_t *x_shape, const int64
   cfg->dilates[0] = v[6] - 1;  // oneDNN counts the gaps
   cfg->dilates[1] = v[7] - 1;
   cfg->groups = v[8] < 1 ? 1 : v[8];
+  cfg->plain = count > 10 && v[10] == 1;
   if (v[9]) {
     SamePads(x_shape[2], w_shape[2], v[0], v[6], &cfg->pad_l[0], &cfg->pad_r[0]);
     SamePads(x_shape[3], w_shape[3], v[1], v[7], &cfg->pad_l[1], &cfg->pad_r[1]);
@@ -299,8 +177,8 @@ dnnl_memory_desc_t PlainMd(const int64_t *shape, int ndims, int groups, bool wei
   return md;
 }
 
-dnnl_memory_desc_t AnyMd(const_dnnl_memory_desc_t like, const int64_t *shape, int ndims, int groups, bool weights) {
-  (void)like;
+dnnl_memory_desc_t AnyMd(const int64_t *shape, int ndims, int groups, bool weights, bool plain = false) {
+  if (plain) return PlainMd(shape, ndims, groups, weights);
   dnnl_dims_t dims{};
   int nd = ndims;
   if (weights && groups > 1) {
@@ -441,6 +319,7 @@ std::string Key(char kind, int nparam, int *ndims, int64_t **shapes, const ConvC
     put(cfg.pad_r[i]);
   }
   put(cfg.groups);
+  put(cfg.plain);
   return key;
 }
 
@@ -455,9 +334,9 @@ bool Float32(int nparam, const char **dtypes, int skip) {
 Plan *ForwardPlan(int *ndims, int64_t **shapes, const ConvCfg &cfg, int prop) {
   State &g = G();
   std::unique_ptr<Plan> plan(new Plan());
-  dnnl_memory_desc_t src = AnyMd(nullptr, shapes[0], ndims[0], 1, false);
-  dnnl_memory_desc_t wei = AnyMd(nullptr, shapes[1], ndims[1], cfg.groups, true);
-  dnnl_memory_desc_t dst = AnyMd(nullptr, shapes[3], ndims[3], 1, false);
+  dnnl_memory_desc_t src = AnyMd(shapes[0], ndims[0], 1, false, cfg.plain);
+  dnnl_memory_desc_t wei = AnyMd(shapes[1], ndims[1], cfg.groups, true);
+  dnnl_memory_desc_t dst = AnyMd(shapes[3], ndims[3], 1, false, cfg.plain);
   Step step;
   bool ok = Ok(dnnl_convolution_forward_primitive_desc_create(&step.pd, g.engine, prop, dnnl_convolution_direct, src,
                                                                wei, nullptr, dst, cfg.strides, cfg.dilates, cfg.pad_l,
@@ -483,9 +362,9 @@ Plan *BackwardPlan(char kind, int *ndims, int64_t **shapes, const ConvCfg &cfg) 
   std::unique_ptr<Plan> plan(new Plan());
   const bool want_data = kind != 'w', want_weights = kind != 'd';
   const int dx_param = 4, dw_param = kind == 'b' ? 5 : 4;
-  dnnl_memory_desc_t dy = AnyMd(nullptr, shapes[0], ndims[0], 1, false);
-  dnnl_memory_desc_t x = AnyMd(nullptr, shapes[1], ndims[1], 1, false);
-  dnnl_memory_desc_t w = AnyMd(nullptr, shapes[2], ndims[2], cfg.groups, true);
+  dnnl_memory_desc_t dy = AnyMd(shapes[0], ndims[0], 1, false, cfg.plain);
+  dnnl_memory_desc_t x = AnyMd(shapes[1], ndims[1], 1, false, cfg.plain);
+  dnnl_memory_desc_t w = AnyMd(shapes[2], ndims[2], cfg.groups, true);
   dnnl_primitive_desc_t hint = nullptr;
   Step data, weights;
   bool ok = Ok(dnnl_convolution_forward_primitive_desc_create(&hint, g.engine, dnnl_forward_training,
