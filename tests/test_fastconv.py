@@ -150,3 +150,85 @@ def test_falls_back_to_native_with_one_line_when_no_compiler(tiny_folder, tmp_pa
                      "g++) and run again; MODEL_ZOO_FAST_CONV=0 silences this line"], lines
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "cache" / "kernels").exists() or not any((tmp_path / "cache" / "kernels").glob("*/*.so"))
+
+
+BN_SHAPES = [(2, 8, 5, 7), (8, 32, 28, 28), (32, 224, 3, 3), (3, 64, 17, 17), (2, 1536, 1, 1)]
+
+
+def test_batch_norm_matches_native(fast):
+    """Training step (output, dx, dgamma, dbeta, moving statistics) and inference of nn.BatchNorm2d, fast vs
+    MindSpore's kernel, on batch-norm shapes of the networks (M = N * H * W > 1: with one value per channel
+    MindSpore's own moving variance divides by zero)."""
+    import mindspore as ms
+    from mindspore import nn
+
+    bad = []
+    for index, shape in enumerate(BN_SHAPES):
+        rng = np.random.default_rng(200 + index)
+        cells = [nn.BatchNorm2d(shape[1], eps=1e-3, momentum=0.9) for _ in range(2)]
+        assert cells[0]._zoo_fast
+        cells[1]._zoo_fast = False
+        gamma, beta = (rng.standard_normal(shape[1]).astype(np.float32) for _ in range(2))
+        x = ms.Tensor((rng.standard_normal(shape) * 3 + 1).astype(np.float32))
+        dy = ms.Tensor(rng.standard_normal(shape).astype(np.float32))
+        results = []
+        for cell in cells:
+            cell.gamma.set_data(ms.Tensor(gamma))
+            cell.beta.set_data(ms.Tensor(beta))
+            cell.set_train(True)
+            dx, (dgamma, dbeta) = ms.grad(lambda inp, c=cell: (c(inp) * dy).sum(), grad_position=0,
+                                          weights=cell.trainable_params())(x)
+            y = cell(x)  # a second training step: moving statistics updated twice
+            cell.set_train(False)
+            results.append([t.asnumpy() for t in (y, dx, dgamma, dbeta, cell.moving_mean, cell.moving_variance,
+                                                  cell(x))])
+        errors = [float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)) for a, b in zip(*results)]
+        if max(errors) > RELATIVE:
+            bad.append(f"{shape}: relative errors y/dx/dgamma/dbeta/moving mean/moving var/eval y "
+                       f"{['%.1e' % e for e in errors]}")
+    assert not bad, "\n".join(bad)
+
+
+def test_builds_once_per_machine(tmp_path):
+    """The first process builds into the cache (keyed by sources, MindSpore, its oneDNN, CPU), later ones load it."""
+    code = ("import model_zoo, mindspore as ms; from model_zoo.engine.kernels import fastconv; "
+            "ms.set_device('CPU'); print(fastconv.enable())")
+    env = dict(os.environ, MODEL_ZOO_CACHE_DIR=str(tmp_path))
+    import subprocess
+    import sys
+
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+            for _ in range(2)]
+    for proc in runs:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "fast convolution on" in proc.stdout
+    assert "building the oneDNN kernel once" in runs[0].stdout + runs[0].stderr
+    assert "building" not in runs[1].stdout + runs[1].stderr
+    builds = list((tmp_path / "kernels").glob("*/zoo_fastconv.so"))
+    assert len(builds) == 1
+    key = json.loads((builds[0].parent / "key.json").read_text())
+    assert key["mindspore"] and key["cpu"] is not None and key["dnnl_size"] > 0
+
+
+def test_training_gives_the_same_loss_curve(tiny_folder, tmp_path):
+    """VGG11-BN (convolutions and batch norms), 10 steps of GRAPH-mode training from the CLI, fast vs MindSpore's
+    kernels: the same losses within 1e-4 (one step per epoch: metrics.csv keeps each with 6 decimals).
+
+    VGG, not DenseNet121: at these tiny inputs DenseNet121's last batch norms average over a handful of values,
+    and MindSpore's own kernels with one weight changed by 1e-6 (relative) already move its gradients by 1%."""
+    curves = {}
+    for switch in ("1", "0"):
+        out = tmp_path / f"fast{switch}"
+        proc = run_script(ROOT / "model_zoo/vgg19/train.py", "--config_path=imagenet2012_config.yaml",
+                          "--arch=vgg11_bn", f"--data_dir={tiny_folder}", "--dataset=imagenet2012", "--num_classes=3",
+                          "--image_size=32,32", "--batch_size=24", "--max_epoch=10", "--device_target=CPU",
+                          "--lr=0.02", "--has_dropout=False", "--label_smooth=0", "--loss_scale=1.0",
+                          f"--ckpt_path={out}", cwd=ROOT / "model_zoo/vgg19", env={"MODEL_ZOO_FAST_CONV": switch})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        (metrics,) = out.rglob("metrics.csv")
+        rows = metrics.read_text().splitlines()[1:]
+        curves[switch] = [float(row.split(",")[2]) for row in rows]
+    assert len(curves["1"]) == 10 and len(curves["0"]) == 10
+    assert curves["1"][-1] < curves["1"][0]  # it trains
+    diffs = [abs(a - b) for a, b in zip(curves["1"], curves["0"])]
+    assert max(diffs) <= 1e-4, (curves, diffs)

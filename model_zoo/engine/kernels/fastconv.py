@@ -297,6 +297,8 @@ def attach(cell):
     if not _STATE["enabled"] or getattr(cell, "data_format", getattr(cell, "format", "NCHW")) != "NCHW":
         return False
     if isinstance(cell, nn.BatchNorm2d):
+        if os.environ.get("MODEL_ZOO_FAST_BN", "1") == "0":
+            return False
         cell._zoo_bn_train, cell._zoo_bn_infer = bn_operators()
         cell._zoo_eps = ms.Tensor(np.array([cell.eps], np.float32))
     else:
@@ -354,6 +356,7 @@ def _patch_cells():
         cls._zoo_dtype = ms.float32
         cls._zoo_native_construct = cls.construct
         cls.__init__ = __init__
+        construct.__name__, construct.__qualname__ = "construct", f"{cls.__name__}.construct"
         cls.construct = construct
     _STATE["patched"] = True
 

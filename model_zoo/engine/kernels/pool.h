@@ -57,6 +57,8 @@ class Pool final : public ThreadpoolIface {
       for (int i = 0; i < n; ++i) fn(i, n);
       return;
     }
+    // MindSpore runs independent kernels on several threads at once: one parallel region at a time
+    std::lock_guard<std::mutex> region(region_mu_);
     {
       std::lock_guard<std::mutex> lock(mu_);
       while (busy_.load() != 0) cpu_relax();  // stragglers of the previous region leave before it is reused
@@ -112,6 +114,7 @@ class Pool final : public ThreadpoolIface {
   int nthreads_;
   int spin_;
   std::vector<std::thread> workers_;
+  std::mutex region_mu_;
   std::mutex mu_;
   std::condition_variable cv_;
   const std::function<void(int, int)> *fn_ = nullptr;
