@@ -150,6 +150,11 @@ def library(log=print):
     dnnl_path = bundled_dnnl()
     key, meta = build_key(dnnl_path)
     root = cache_root()
+    allowed = os.environ.get("MS_CUSTOM_AOT_WHITE_LIST")
+    if allowed is not None and os.path.commonpath([os.path.realpath(root), os.path.realpath(allowed)]) != \
+            os.path.realpath(allowed):
+        raise Unavailable(f"MS_CUSTOM_AOT_WHITE_LIST={allowed} does not contain the kernel cache {root}",
+                          f"set MODEL_ZOO_CACHE_DIR to a folder inside {allowed}, or unset the variable")
     out_dir = root / key
     lib = out_dir / LIB_NAME
     if not lib.is_file():
