@@ -27,7 +27,6 @@ import argparse
 import datetime
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
@@ -38,7 +37,7 @@ sys.path.insert(0, str(HERE))
 
 from report import lscpu_model, write_results  # noqa: E402
 from runner import child_env, tagged_result  # noqa: E402
-from workers import MODELS  # noqa: E402
+from workers import MODELS, _timed_loop  # noqa: E402
 
 TAG = "CONV_SHAPES "
 IMPLS = {
@@ -82,16 +81,8 @@ def collect(models, batch):
 
 
 def _median_time(fn, reps, budget=1.5):
-    fn()
-    times = []
-    start = time.perf_counter()
-    while len(times) < reps:
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-        if len(times) >= 2 and time.perf_counter() - start > budget:
-            break
-    return statistics.median(times) * 1000.0
+    """Median milliseconds of ``fn`` (one untimed call first; at least 2 timed calls, at most ``reps``)."""
+    return _timed_loop(fn, reps, 0, budget, min(2, reps))["median_s"] * 1000.0
 
 
 def _pads(settings, height, width):
@@ -245,7 +236,7 @@ def run_impl(impl, args, shapes, work):
 
 
 def describe(entry):
-    s, (n, c, h, w) = entry["settings"], entry["input"]
+    s, (_, c, h, w) = entry["settings"], entry["input"]
     kh, kw = s["kernel_size"]
     pad = {"pad": "p" + ",".join(str(p) for p in s["padding"]) if len(set(s["padding"])) > 1 else f"p{s['padding'][0]}",
            "same": "same", "valid": "valid"}[s["pad_mode"]]

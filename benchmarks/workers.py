@@ -126,18 +126,17 @@ def _ms_network(spec):
     return create_model(name, num_classes=1000, **kwargs)
 
 
-def work_ms_model(spec):
-    ms = _ms_setup(spec)
+def ms_step(ms, net, spec):
+    """One training step (the trainer's path: ``Model`` with amp O0 and a fixed loss scale of 1,
+    drop_overflow_update=False, on CPU; Momentum 0.9) or one inference, on the benchmark inputs."""
     from mindspore import nn
     from mindspore.train import FixedLossScaleManager, Model
 
-    net = _ms_network(spec)
     x_np, y_np = _inputs(spec)
     x, y = ms.Tensor(x_np), ms.Tensor(y_np)
     if spec["task"] == "train":
         loss = nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean")
         opt = nn.Momentum(net.trainable_params(), learning_rate=0.01, momentum=0.9)
-        # the trainer's path: Model with amp O0 and a fixed loss scale of 1 (drop_overflow_update=False) on CPU
         model = Model(net, loss_fn=loss, optimizer=opt, amp_level="O0",
                       loss_scale_manager=FixedLossScaleManager(1.0, drop_overflow_update=False))
         train_net = model.train_network
@@ -150,24 +149,11 @@ def work_ms_model(spec):
 
         def step():
             return net(x).asnumpy()
-    result = _timed_loop(step, spec["iters"], spec["warmup"], spec["budget"], spec["min_iters"])
-    result["params"] = int(sum(p.size for p in net.trainable_params()))
-    result["peak_rss_mb"] = _maxrss_mb()
-    if spec.get("count_macs"):  # after the measurement (PyNative hooks on a batch-1 forward; RSS already read)
-        from model_zoo.engine.flops import count_macs
-
-        result["macs"] = int(count_macs(net, (spec["size"], spec["size"])))
-    return result
+    return step
 
 
-def work_torch_model(spec):
-    import torch
-    import timm
-
-    cores = len(os.sched_getaffinity(0))
-    torch.set_num_threads(cores)
-    torch.manual_seed(0)
-    net = timm.create_model(MODELS[spec["model"]]["timm"], pretrained=False, num_classes=1000)
+def torch_step(torch, net, spec):
+    """The same for torch: cross entropy, ``backward()``, SGD momentum 0.9; inference under ``inference_mode``."""
     x_np, y_np = _inputs(spec)
     x, y = torch.from_numpy(x_np), torch.from_numpy(y_np.astype("int64"))
     if spec["task"] == "train":
@@ -187,6 +173,32 @@ def work_torch_model(spec):
         def step():
             with torch.inference_mode():
                 return net(x).numpy()
+    return step
+
+
+def work_ms_model(spec):
+    ms = _ms_setup(spec)
+    net = _ms_network(spec)
+    step = ms_step(ms, net, spec)
+    result = _timed_loop(step, spec["iters"], spec["warmup"], spec["budget"], spec["min_iters"])
+    result["params"] = int(sum(p.size for p in net.trainable_params()))
+    result["peak_rss_mb"] = _maxrss_mb()
+    if spec.get("count_macs"):  # after the measurement (PyNative hooks on a batch-1 forward; RSS already read)
+        from model_zoo.engine.flops import count_macs
+
+        result["macs"] = int(count_macs(net, (spec["size"], spec["size"])))
+    return result
+
+
+def work_torch_model(spec):
+    import torch
+    import timm
+
+    cores = len(os.sched_getaffinity(0))
+    torch.set_num_threads(cores)
+    torch.manual_seed(0)
+    net = timm.create_model(MODELS[spec["model"]]["timm"], pretrained=False, num_classes=1000)
+    step = torch_step(torch, net, spec)
     result = _timed_loop(step, spec["iters"], spec["warmup"], spec["budget"], spec["min_iters"])
     result["params"] = int(sum(p.numel() for p in net.parameters() if p.requires_grad))
     result["peak_rss_mb"] = _maxrss_mb()

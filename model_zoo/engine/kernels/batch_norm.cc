@@ -34,6 +34,15 @@ bool ReadDims(int ndims, const int64_t *shape, Dims *d) {
   return true;
 }
 
+// y = x * scale + shift over one channel of every image.
+void ScaleShift(const float *x, float *y, const Dims &d, int64_t c, float scale, float shift) {
+  for (int64_t n = 0; n < d.n; ++n) {
+    const float *p = x + (n * d.c + c) * d.hw;
+    float *q = y + (n * d.c + c) * d.hw;
+    for (int64_t i = 0; i < d.hw; ++i) q[i] = p[i] * scale + shift;
+  }
+}
+
 // Run fn(c) for every channel, split over the pool (inline when the tensor is small).
 template <typename F>
 void ForChannels(const Dims &d, F fn) {
@@ -84,12 +93,7 @@ int ZooBatchNormTrain(int nparam, void **params, int *ndims, int64_t **shapes, c
     }
     const double var = sq / count;
     const double scale = gamma[c] / std::sqrt(var + eps);
-    const float s = static_cast<float>(scale), t = static_cast<float>(beta[c] - mean * scale);
-    for (int64_t n = 0; n < d.n; ++n) {
-      const float *p = x + (n * d.c + c) * d.hw;
-      float *q = y + (n * d.c + c) * d.hw;
-      for (int64_t i = 0; i < d.hw; ++i) q[i] = p[i] * s + t;
-    }
+    ScaleShift(x, y, d, c, static_cast<float>(scale), static_cast<float>(beta[c] - mean * scale));
     mean_out[c] = static_cast<float>(mean);
     var_out[c] = static_cast<float>(var);
   });
@@ -153,12 +157,7 @@ int ZooBatchNormInfer(int nparam, void **params, int *ndims, int64_t **shapes, c
   float *y = static_cast<float *>(params[6]);
   ForChannels(d, [&](int64_t c) {
     const double scale = gamma[c] / std::sqrt(static_cast<double>(var[c]) + eps);
-    const float s = static_cast<float>(scale), t = static_cast<float>(beta[c] - mean[c] * scale);
-    for (int64_t n = 0; n < d.n; ++n) {
-      const float *p = x + (n * d.c + c) * d.hw;
-      float *q = y + (n * d.c + c) * d.hw;
-      for (int64_t i = 0; i < d.hw; ++i) q[i] = p[i] * s + t;
-    }
+    ScaleShift(x, y, d, c, static_cast<float>(scale), static_cast<float>(beta[c] - mean[c] * scale));
   });
   return 0;
 }
