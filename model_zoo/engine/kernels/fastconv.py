@@ -166,9 +166,23 @@ def library(log=print):
                 log(f"fast convolution: building the oneDNN kernel once for this machine in {out_dir} ...")
                 build(out_dir, dnnl_path, cxx, log)
                 (out_dir / "key.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
+                _remove_older_builds(root, out_dir, meta)
     _check_loads(lib)
     _STATE["lib"] = str(lib)
     return _STATE["lib"]
+
+
+def _remove_older_builds(root, keep, meta):
+    """Earlier builds for the same MindSpore installation (older kernel sources) are not used again."""
+    for folder in root.iterdir():
+        if folder == keep or not (folder / "key.json").is_file():
+            continue
+        try:
+            other = json.loads((folder / "key.json").read_text())
+        except (OSError, ValueError):
+            continue
+        if other.get("dnnl") == meta["dnnl"]:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _check_loads(lib):
