@@ -400,6 +400,7 @@ def enable(log=None):
         return _STATE["status"]
     _STATE["enabled"] = True
     _patch_cells()
+    _patch_exports()
     _STATE["status"] = f"fast convolution on: oneDNN blocked-layout kernels ({lib})"
     return _STATE["status"]
 
@@ -417,6 +418,25 @@ def prepare(net):
         if isinstance(cell, (nn.Conv2d, nn.BatchNorm2d)) and not cell._zoo_fast:
             count += bool(attach(cell))
     return count
+
+
+def _patch_exports():
+    """``mindspore.export`` and ``mindspore.onnx.export`` write MindSpore's own operators, whoever calls them: a
+    file naming the zoo's Custom kernels would only load where they are built."""
+    import mindspore
+    import mindspore.onnx
+    from mindspore.train import serialization
+
+    def wrap(original):
+        def export(net, *args, **kwargs):
+            with native(net):
+                return original(net, *args, **kwargs)
+        export.__doc__, export.__wrapped__ = original.__doc__, original
+        return export
+
+    for module in (mindspore, serialization, mindspore.onnx):
+        if not hasattr(module.export, "__wrapped__"):
+            module.export = wrap(module.export)
 
 
 @contextlib.contextmanager
