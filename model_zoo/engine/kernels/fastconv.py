@@ -329,7 +329,8 @@ def attach(cell):
 
 
 def _fast_construct(self, x):
-    if self._zoo_fast and x.dtype == self._zoo_dtype:
+    # float32 only: a cell under mixed precision (AMP O2/O3, export --export_fp16) runs its operators in float16
+    if self._zoo_fast and self.mixed_precision_type is None and x.dtype == self._zoo_dtype:
         output = self._zoo_conv(x, self.weight, self._zoo_cfg)
     else:
         output = self.conv2d(x, self.weight)
@@ -340,7 +341,7 @@ def _fast_construct(self, x):
 
 def _fast_bn_construct(self, x):
     training = self.training if self.use_batch_statistics is None else self.use_batch_statistics
-    if self._zoo_fast and x.dtype == self._zoo_dtype:
+    if self._zoo_fast and self.mixed_precision_type is None and x.dtype == self._zoo_dtype:
         if training:
             y, mean, var = self._zoo_bn_train(x, self.gamma, self.beta, self._zoo_eps)
             # MindSpore's BatchNorm: moving = (1 - m) * moving + m * batch (m = self.momentum = 1 - the
