@@ -264,8 +264,8 @@ def save_config(cfg, directory, name="config.yaml"):
 
 
 def flag_name(cfg, key):
-    """How the user sets ``key`` in messages: what the recipe's ``prepare`` recorded in ``cfg.flag_names`` (DenseNet
-    trains with its upstream --per_batch_size), else the key and its aliases."""
+    """How the user sets ``key`` in messages: what the recipe's ``prepare`` recorded in ``cfg.flag_names`` (a recipe
+    may train with an upstream name such as --per_batch_size), else the key and its aliases."""
     named = vars(cfg).get("flag_names", {}) if hasattr(cfg, "__dict__") else {}
     if key in named:
         return named[key]

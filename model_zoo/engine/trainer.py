@@ -223,7 +223,7 @@ def run_summary(recipe, cfg, ctx, monitor, saver, eval_hook, steps_per_epoch, wa
 
 def _lr_flag(cfg):
     """The learning-rate flag to name: the one given on the command line, else --lr when the recipe's YAML sets
-    it, else the peak of a warm-up schedule (--lr_max, InceptionV4)."""
+    it, else the peak of a warm-up schedule (--lr_max)."""
     sources = getattr(cfg, "sources", {})
     keys = [key for key in ("lr", "lr_max", "lr_init") if key in cfg]
     for key in keys:
@@ -270,7 +270,7 @@ def checkpoint_names(ckpt_dir, prefix, output_dir, resume_path=None):
     """(prefix, recovery file name, claim file or None) of this run's checkpoints.
 
     In the run's own folder (the default ``{output_dir}/ckpt_{rank}``) nothing can collide.  A folder runs share
-    (the upstream DenseNet / InceptionV4 layouts write into ``ckpt_path`` itself) is claimed: as MindSpore's
+    (upstream layouts that write into ``ckpt_path`` itself) is claimed: as MindSpore's
     ``ModelCheckpoint``, a prefix whose checkpoints are there already becomes ``<prefix>_1``, ``<prefix>_2`` ...
     (recovery file ``recovery_<n>.ckpt``), taken atomically (``O_EXCL`` claim file) so that two runs started
     together never write, or prune, each other's files.  A run resumed from a checkpoint of that folder keeps its
