@@ -36,13 +36,13 @@ EXTRA = [
 def fast():
     import mindspore as ms
 
+    from model_zoo.engine.device import get_backend
     from model_zoo.engine.kernels import fastconv
 
     previous = ms.get_context("mode")
-    ms.set_device("CPU")
+    get_backend("CPU").setup_context("PYNATIVE", 0)  # as a run does (earlier tests may have started the runtime)
     status = fastconv.enable()
     assert status.startswith("fast convolution on"), status
-    ms.set_context(mode=ms.PYNATIVE_MODE)
     yield fastconv
     ms.set_context(mode=previous)
 
