@@ -1,6 +1,7 @@
 """Entry points behind every ``train.py`` / ``eval.py`` / ``export.py``: config, one-line errors, exit codes."""
 import os
 import sys
+from pathlib import Path
 
 from model_zoo.engine.errors import ZooError
 
@@ -14,16 +15,68 @@ def _debug_requested(argv):
 
 def resolve(task, recipe_name, argv):
     """(recipe, cfg) for a task; the recipe's ``prepare`` hook normalises model-specific keys."""
-    from model_zoo.engine.config import ConfigSchema, load_config
+    from model_zoo.engine.config import ConfigSchema
     from model_zoo.engine.registry import get_recipe
 
     recipe = get_recipe(recipe_name)
     schema = ConfigSchema(recipe.yaml_paths(), recipe.aliases)
-    cfg = load_config(schema, argv, recipe.default_config_path(), prog=f"{task}.py",
-                      description=f"{recipe.name} {task} ({recipe.description})", config_dirs=[recipe.folder])
+    cfg = recipe_config(recipe, schema, argv, prog=f"{task}.py",
+                        description=f"{recipe.name} {task} ({recipe.description})")
     if recipe.prepare is not None:
         recipe.prepare(cfg, task)
     return recipe, cfg
+
+
+def wanted_dataset(cfg):
+    """(dataset, why) the user asked for: ``--dataset`` (or its alias), else the layout of the data folder or label
+    file named on the command line; (None, '') when neither says."""
+    from model_zoo.engine import data
+
+    if cfg.sources.get("dataset") == "command line":
+        return cfg.dataset, f"--dataset={cfg.dataset}"
+    for key in ("data_dir", "data_path", "eval_data_dir"):
+        if cfg.sources.get(key) == "command line" and cfg.get(key):
+            found = data.detect_layout(cfg[key])
+            if found:
+                return found, f"the {found} layout of {cfg[key]}"
+    label = str(cfg.get("label_dir") or "") if cfg.sources.get("label_dir") == "command line" else ""
+    if label:
+        found = "cifar10" if label.endswith(".npy") else "imagenet2012"
+        return found, f"the label file {label}"
+    return None, ""
+
+
+def recipe_config(recipe, schema, argv, **kwargs):
+    """The recipe's configuration for ``argv``.  Without ``--config_path`` the data picks the YAML: the recipe's
+    ``config_for(cfg, dataset)`` names the YAML of the data set asked for (``--dataset``, or the layout of the data
+    given), and a data set with a fixed class count (CIFAR-10/100, MNIST) sets ``num_classes`` unless it is given."""
+    from model_zoo.engine.config import load_config
+    from model_zoo.engine.data import FIXED_DATASETS
+
+    kwargs.setdefault("config_dirs", [recipe.folder])
+    cfg = load_config(schema, argv, recipe.default_config_path(), **kwargs)
+    if cfg.sources.get("config_path") == "command line":
+        return cfg
+    dataset, why = wanted_dataset(cfg)
+    name = recipe.config_for(cfg, dataset) if recipe.config_for is not None else None
+    chosen = []
+    if name and Path(cfg.config_path).name != name:
+        cfg = load_config(schema, argv, Path(recipe.folder) / name, **kwargs)
+        chosen.append(f"{name}")
+    same = {"imagenet": "imagenet2012"}
+    if dataset is not None and cfg.sources.get("dataset") != "command line" and \
+            same.get(cfg.get("dataset"), cfg.get("dataset")) != same.get(dataset, dataset):
+        cfg.dataset = dataset
+        cfg.sources["dataset"] = why
+        chosen.append(f"dataset={dataset}")
+    classes = FIXED_DATASETS.get(dataset, (None,))[0]
+    if classes and cfg.sources.get("num_classes") != "command line" and int(cfg.num_classes) != classes:
+        cfg.num_classes = classes
+        cfg.sources["num_classes"] = why
+        chosen.append(f"num_classes={classes}")
+    if chosen:
+        print(f"no --config_path: {', '.join(chosen)} (from {why or 'the flags given'})", flush=True)
+    return cfg
 
 
 def export_task(recipe, cfg):
