@@ -126,11 +126,40 @@ def run(task, recipe_name, argv):
     return result
 
 
+def dry_run_lines(task, recipe, cfg):
+    """What ``task`` would run: recipe, device, YAML, network, data and weights (MODEL_ZOO_DRY_RUN=1)."""
+    weights = cfg.get("ckpt_file") if task == "export" else cfg.get("pre_trained")
+    data = cfg.get("eval_data_dir") or cfg.get("data_dir") if task == "eval" else cfg.get("data_dir")
+    lines = [f"dry run: {task} {recipe.name} on {cfg.device_target} (nothing is run)",
+             f"config: {cfg.config_path}",
+             f"network: {cfg.get('arch') or recipe.name}, num_classes {cfg.num_classes}, image_size {cfg.image_size}",
+             f"data: {cfg.dataset} {data or '(none)'}",
+             f"weights: {weights or '(none)'}"]
+    if task == "train":
+        lines.append(f"training: batch_size {cfg.batch_size} x accumulation_steps {cfg.get('accumulation_steps', 1)}, "
+                     f"max_epoch {cfg.max_epoch}, lr_scheduler {cfg.get('lr_scheduler', '')}, is_distributed "
+                     f"{int(cfg.is_distributed)}")
+    if task == "export":
+        lines.append(f"export: {cfg.file_format} {cfg.file_name}, batch_size {cfg.batch_size}")
+    return lines
+
+
+def dry_run(task, recipe_name, argv):
+    recipe, cfg = resolve(task, recipe_name, argv)
+    for line in dry_run_lines(task, recipe, cfg):
+        print(line)
+    return cfg
+
+
 def main(task, recipe_name, argv=None):
-    """Run ``task`` for ``recipe_name``; returns the process exit code."""
+    """Run ``task`` for ``recipe_name``; returns the process exit code.  ``MODEL_ZOO_DRY_RUN=1`` (or ``--dry_run``)
+    resolves the configuration and prints what would run, as the launcher's dry run does."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if task not in TASKS:
         raise ValueError(task)
+    if "--dry_run" in argv or os.environ.get("MODEL_ZOO_DRY_RUN", "").strip().lower() in ("1", "true", "yes"):
+        argv = [a for a in argv if a != "--dry_run"]
+        return guarded(lambda: dry_run(task, recipe_name, argv), argv)
     return guarded(lambda: run(task, recipe_name, argv), argv)
 
 

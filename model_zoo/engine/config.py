@@ -82,6 +82,8 @@ def _caster(default):
         return parse_bool
     if isinstance(default, int):
         def to_int(text):
+            if str(text).strip().lower() in ("true", "false"):  # 0/1 switches written as booleans (is_distributed)
+                return int(parse_bool(text))
             try:
                 return int(text)
             except ValueError:
