@@ -54,6 +54,37 @@ def test_four_accumulated_batches_equal_one_batch_four_times_larger():
     assert diff < 1e-5 and moved > 1e-3
 
 
+def test_lr_on_plateau_divides_the_lr_when_the_val_accuracy_stops_improving():
+    """lr_scheduler=plateau (MindSpore's ReduceLROnPlateau behind the trainer's per-epoch Model.train calls): the
+    val top-1 of each epoch, patience lr_patience, factor lr_gamma; the counters survive across the calls."""
+    from types import SimpleNamespace
+
+    import mindspore as ms
+    from mindspore import nn
+    from mindspore.train.callback import RunContext
+    from mindspore.train.callback import _InternalCallbackParam
+
+    from model_zoo.engine import trainer
+
+    opt = nn.Momentum(nn.Dense(3, 2).trainable_params(), ms.Tensor(np.float32(0.01)), 0.9)
+    messages = []
+    logger = SimpleNamespace(info=messages.append)
+    monitor = SimpleNamespace(history=[], ctx=SimpleNamespace(logger=logger))
+    cfg = SimpleNamespace(run_eval=True, lr_gamma=0.1, lr_patience=2)
+    callback = trainer.plateau_callback(cfg, monitor, opt)
+    seen = []
+    for top1 in (0.50, 0.60, 0.60, 0.59, 0.70, 0.70, 0.70):
+        params = _InternalCallbackParam()
+        params.optimizer = None  # as with --accumulation_steps: the Model knows no optimizer
+        context = RunContext(params)
+        callback.on_train_begin(context)  # once per epoch: Model.train per epoch
+        monitor.history.append({"top1": f"{top1:.6f}", "mean_loss": "1.0"})
+        callback.on_train_epoch_end(context)
+        seen.append(round(float(opt.learning_rate.asnumpy()), 8))
+    assert seen == [0.01, 0.01, 0.01, 0.001, 0.001, 0.001, 0.0001]
+    assert messages[0] == "lr_scheduler plateau: val top1 did not improve for 2 epoch(s): lr 0.01 -> 0.001"
+
+
 # ---------------------------------------------------------------------------------------------------------------
 # data: MNIST / CIFAR-100 readers, fixed-scale training, layout detection, the class-count check
 # ---------------------------------------------------------------------------------------------------------------

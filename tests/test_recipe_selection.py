@@ -90,7 +90,8 @@ def test_start_epoch_and_profiling_on_a_short_inception_run(tiny_folder, tmp_pat
 
     folder = ROOT / "model_zoo" / "inceptionv4"
     result = run_script(folder / "train.py", "--config_path=default_config_cpu.yaml", "--image_size=75,75",
-                        "--num_classes=3", "--batch_size=4", "--epoch_size=2", "--start_epoch=2", "--head=reference", "--lr_max=0.001",
+                        "--num_classes=3", "--batch_size=4", "--epoch_size=2", "--start_epoch=2", "--head=reference",
+                        "--lr_max=0.001",
                         "--enable_profiling=True", f"--dataset_path={tiny_folder}", f"--ckpt_path={tmp_path}",
                         cwd=folder)
     assert result.returncode == 0, result.stderr[-2000:]

@@ -18,7 +18,8 @@ ms.set_context(mode=ms.PYNATIVE_MODE)
 
 def shape(net, size, batch=2):
     net.set_train(False)
-    return tuple(net(ms.Tensor(np.random.default_rng(0).standard_normal((batch, 3, size, size)).astype(np.float32))).shape)
+    x = np.random.default_rng(0).standard_normal((batch, 3, size, size)).astype(np.float32)
+    return tuple(net(ms.Tensor(x)).shape)
 
 def ce(loss, classes):
     logits = np.random.default_rng(1).standard_normal((4, classes)).astype(np.float32)
@@ -30,7 +31,8 @@ def ce(loss, classes):
     return abs(got - float(-(target * np.log(p)).sum(1).mean()))
 
 def kaiming_std(init_cls):
-    w = initializer(init_cls(a=math.sqrt(5), mode="fan_out", nonlinearity="relu"), (256, 64, 3, 3), ms.float32)
+    w = initializer(init_cls(a=math.sqrt(5), mode="fan_out", nonlinearity="relu"), (256, 64, 3, 3),
+                    ms.float32)
     return float(w.init_data().asnumpy().std()) / math.sqrt(2.0 / (256 * 9))
 
 def first_batch(dataset):

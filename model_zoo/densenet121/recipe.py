@@ -61,7 +61,8 @@ def eval_lines(cfg, c):
 RECIPE = register_recipe(Recipe(
     name="densenet121", folder=FOLDER, default_config="densenet121_config.yaml", network=network,
     dataset=create_dataset, lr=get_lr, loss=get_loss, optimizer=optim.momentum_recipe, epoch_lines=epoch_lines,
-    eval_lines=eval_lines, prepare=prepare, config_for=config_for, description="DenseNet121/161/169/201 (ImageNet), DenseNet100 (CIFAR-10)",
+    eval_lines=eval_lines, prepare=prepare, config_for=config_for,
+    description="DenseNet121/161/169/201 (ImageNet), DenseNet100 (CIFAR-10)",
     aliases={"net": "arch", "train_data_dir": "data_dir", "train_pretrained": "pre_trained",
              "pretrained": "pre_trained", "ckpt_files": "pre_trained", "save_ckpt_path": "ckpt_path"}))
 

@@ -32,7 +32,8 @@ def smoothing_factor(label_smooth, label_smooth_factor):
 
 
 class CrossEntropy(CrossEntropySmooth):
-    """Upstream ``src/crossentropy.py`` signature (VGG, DenseNet): ``CrossEntropy(smooth_factor=0., num_classes=1000)``."""
+    """Upstream ``src/crossentropy.py`` signature (VGG, DenseNet):
+    ``CrossEntropy(smooth_factor=0., num_classes=1000)``."""
 
     def __init__(self, smooth_factor=0.0, num_classes=1000):
         super().__init__(num_classes, smooth_factor)

@@ -322,7 +322,12 @@ def plateau_callback(cfg, monitor, optimizer):
             cb_params = run_context.original_args()
             if cb_params.optimizer is None:  # a Model built on a train network (accumulation) knows no optimizer
                 cb_params.optimizer = optimizer
+            before = float(optimizer.learning_rate.asnumpy())
             super().on_train_epoch_end(run_context)
+            after = float(optimizer.learning_rate.asnumpy())
+            if after != before:
+                monitor.ctx.logger.info(f"lr_scheduler plateau: {'val top1' if on_val else 'training loss'} did not "
+                                        f"improve for {self.patience} epoch(s): lr {before:.6g} -> {after:.6g}")
 
         def _get_monitor_value(self, cb_params):
             row = monitor.history[-1] if monitor.history else {}
@@ -330,7 +335,7 @@ def plateau_callback(cfg, monitor, optimizer):
             return np.array(float(value)) if value not in ("", None) else None
 
     return Plateau(monitor="acc" if on_val else "loss", factor=float(cfg.lr_gamma), patience=int(cfg.lr_patience),
-                   mode="max" if on_val else "min", verbose=True)
+                   mode="max" if on_val else "min")
 
 
 def start_at_epoch(cfg, state, optimizer, steps, logger):

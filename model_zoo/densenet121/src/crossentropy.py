@@ -7,4 +7,5 @@ def get_loss(cfg):
     return CrossEntropySmooth(cfg.num_classes, smoothing_factor(cfg.label_smooth, cfg.label_smooth_factor))
 
 
-CrossEntropy = loss.CrossEntropy  # upstream src/losses/crossentropy.py: CrossEntropy(smooth_factor=0., num_classes=1000)
+# upstream src/losses/crossentropy.py: CrossEntropy(smooth_factor=0., num_classes=1000)
+CrossEntropy = loss.CrossEntropy

@@ -1,6 +1,6 @@
 """``scripts/run_infer_310.sh`` of every model folder: the upstream 310 offline-inference chain, in the current folder.
 
-    python -m model_zoo.engine.deploy.infer_script SCRIPT.sh "APP FLAG TEMPLATE" [positional arguments] [--key=value ...]
+    python -m model_zoo.engine.deploy.infer_script SCRIPT.sh "APP FLAG TEMPLATE" [positionals] [--key=value ...]
 
 Every positional form the upstream READMEs and scripts show is accepted; which one is meant follows from the
 arguments themselves:
@@ -33,7 +33,7 @@ DATASETS = ("imagenet2012", "imagenet", "cifar10", "folder")
 DEVICES = ("CPU", "GPU", "Ascend")
 USAGE = ("usage: bash scripts/run_infer_310.sh MINDIR_PATH DATASET_NAME DATA_PATH NEED_PREPROCESS [DEVICE_TARGET] "
          "[DEVICE_ID] [--key=value ...]\n"
-         "   or: bash scripts/run_infer_310.sh MINDIR_PATH DATASET_NAME DATA_PATH NEED_PREPROCESS DEVICE_ID  (VGG r1.x)\n"
+         "   or: bash scripts/run_infer_310.sh MINDIR_PATH DATASET_NAME DATA_PATH NEED_PREPROCESS DEVICE_ID (VGG r1)\n"
          "   or: bash scripts/run_infer_310.sh MINDIR_PATH DATASET DATA_PATH LABEL_FILE [DEVICE_ID]  (DenseNet r1.x)\n"
          "   or: bash scripts/run_infer_310.sh MINDIR_PATH DATA_PATH LABEL_FILE [DEVICE_ID]  (InceptionV4 r1.x)")
 
