@@ -221,17 +221,31 @@ def cifar10_pipeline(data_dir, operations, batch_size, training, rank=0, group_s
                      drop_remainder=None):
     """Batches of (image, label) from CIFAR-10 binary files."""
     import mindspore.dataset as ds
+
+    folder, usage = cifar10_dirs(data_dir, training)
+    return _reader_pipeline(ds.Cifar10Dataset, folder, usage, cifar10_count(folder, usage), operations, batch_size,
+                            training, rank, group_size, num_workers, drop_remainder)
+
+
+def _reader_pipeline(reader, folder, usage, total, operations, batch_size, training, rank, group_size, num_workers,
+                     drop_remainder):
+    """Batches from one of MindSpore's data-set readers (Cifar10Dataset, MnistDataset): training shards with the
+    reader, evaluation reads images rank, rank + size, ... (each counted once)."""
+    import mindspore.dataset as ds
+
+    if training:
+        dataset = reader(str(folder), usage=usage, shuffle=True,
+                         **(dict(num_shards=group_size, shard_id=rank) if group_size > 1 else {}))
+    else:
+        sampler = ds.SequentialSampler() if group_size == 1 else ds.SubsetSampler(list(range(rank, total, group_size)))
+        dataset = reader(str(folder), usage=usage, sampler=sampler)
+    return _map_and_batch(dataset, operations, batch_size, training, drop_remainder, total, group_size, num_workers)
+
+
+def _map_and_batch(dataset, operations, batch_size, training, drop_remainder, total, group_size, num_workers):
     import mindspore.dataset.transforms as T
     import mindspore as ms
 
-    folder, usage = cifar10_dirs(data_dir, training)
-    total = cifar10_count(folder, usage)
-    if training:
-        dataset = ds.Cifar10Dataset(str(folder), usage=usage, shuffle=True,
-                                    **(dict(num_shards=group_size, shard_id=rank) if group_size > 1 else {}))
-    else:
-        sampler = ds.SequentialSampler() if group_size == 1 else ds.SubsetSampler(list(range(rank, total, group_size)))
-        dataset = ds.Cifar10Dataset(str(folder), usage=usage, sampler=sampler)
     dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=workers(num_workers))
     dataset = dataset.map(operations=T.TypeCast(ms.int32), input_columns="label")
     return _batch(dataset, batch_size, training, drop_remainder, total, group_size)
@@ -261,20 +275,10 @@ def mnist_pipeline(data_dir, operations, batch_size, training, rank=0, group_siz
                    drop_remainder=None):
     """Batches of (image, label) from the MNIST idx files (``mindspore.dataset.MnistDataset``)."""
     import mindspore.dataset as ds
-    import mindspore.dataset.transforms as T
-    import mindspore as ms
 
     folder, usage = mnist_dirs(data_dir, training)
-    total = len(mnist_labels(data_dir, training))
-    if training:
-        dataset = ds.MnistDataset(str(folder), usage=usage, shuffle=True,
-                                  **(dict(num_shards=group_size, shard_id=rank) if group_size > 1 else {}))
-    else:
-        sampler = ds.SequentialSampler() if group_size == 1 else ds.SubsetSampler(list(range(rank, total, group_size)))
-        dataset = ds.MnistDataset(str(folder), usage=usage, sampler=sampler)
-    dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=workers(num_workers))
-    dataset = dataset.map(operations=T.TypeCast(ms.int32), input_columns="label")
-    return _batch(dataset, batch_size, training, drop_remainder, total, group_size)
+    return _reader_pipeline(ds.MnistDataset, folder, usage, len(mnist_labels(data_dir, training)), operations,
+                            batch_size, training, rank, group_size, num_workers, drop_remainder)
 
 
 def cifar100_file(data_dir, training):
@@ -320,8 +324,6 @@ def cifar100_pipeline(data_dir, operations, batch_size, training, rank=0, group_
     ``mindspore.dataset.Cifar100Dataset`` accepts only the full files (50000 / 10000 records); this reads any number
     of records (a subset, or the small files the tests generate) with the same record layout."""
     import mindspore.dataset as ds
-    import mindspore.dataset.transforms as T
-    import mindspore as ms
 
     labels, images = cifar100_records(data_dir, training)
     source = _RecordSource(images, labels)
@@ -330,9 +332,8 @@ def cifar100_pipeline(data_dir, operations, batch_size, training, rank=0, group_
     shard = dict(num_shards=group_size, shard_id=rank) if training and group_size > 1 else {}
     dataset = ds.GeneratorDataset(source, column_names=["image", "label"], shuffle=training, num_parallel_workers=1,
                                   **shard)
-    dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=workers(num_workers))
-    dataset = dataset.map(operations=T.TypeCast(ms.int32), input_columns="label")
-    return _batch(dataset, batch_size, training, drop_remainder, len(labels), group_size)
+    return _map_and_batch(dataset, operations, batch_size, training, drop_remainder, len(labels), group_size,
+                          num_workers)
 
 
 def _batch(dataset, batch_size, training, drop_remainder, total, group_size):
