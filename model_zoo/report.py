@@ -1,7 +1,9 @@
 """Compare training runs: ``python -m model_zoo.report RUN_DIR [RUN_DIR ...] [--out curves.png]``.
 
 Prints one row per run (model, arch, device, epochs, last loss, last/best top-1, images/s, wall time) from each
-run's summary.json and metrics.csv, and draws all runs' curves on one PNG.
+run's summary.json and metrics.csv, and draws all runs' curves on one PNG (default: ``runs_curves.png`` beside
+the first run folder, never the working folder), labelled ``model/arch`` (plus the run folder where two runs share
+one).
 """
 import argparse
 import json
@@ -42,10 +44,22 @@ def table(runs):
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(row, widths)) for row in cells)
 
 
+def legend_labels(runs):
+    """{run name: legend label}: ``model/arch`` from each summary.json, the run folder added where labels repeat."""
+    labels = {}
+    for name, (summary, _) in runs.items():
+        parts = [str(summary[k]) for k in ("model", "arch") if summary.get(k)]
+        labels[name] = "/".join(dict.fromkeys(parts)) or name
+    repeated = {label for label in labels.values() if list(labels.values()).count(label) > 1}
+    return {name: f"{label} ({name})" if label in repeated and label != name else label
+            for name, label in labels.items()}
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m model_zoo.report", description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", help="training output folders (holding metrics.csv, summary.json)")
-    parser.add_argument("--out", default="runs_curves.png", help="PNG with every run's curves")
+    parser.add_argument("--out", default=None,
+                        help="PNG with every run's curves (default: runs_curves.png beside the first run folder)")
     args = parser.parse_args(argv)
     runs = {}
     try:
@@ -58,11 +72,13 @@ def main(argv=None):
         print(f"error: {exc}", file=sys.stderr)
         return 2
     print(table(runs))
+    out = args.out or Path(args.runs[0]).resolve().parent / "runs_curves.png"
+    labels = legend_labels(runs)
     why = "matplotlib unavailable"
     try:
-        picture = plot_curves({name: metrics for name, (_, metrics) in runs.items()}, args.out)
+        picture = plot_curves({labels[name]: metrics for name, (_, metrics) in runs.items()}, out)
     except Exception as exc:  # the table is the result; a failing picture only earns a warning
-        print(failure(args.out, exc), file=sys.stderr)
+        print(failure(out, exc), file=sys.stderr)
         picture, why = None, "plotting failed"
     print(f"curves: {picture}" if picture else f"curves: not drawn ({why})")
     return 0

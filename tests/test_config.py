@@ -116,3 +116,14 @@ def test_list_parsers():
     assert parse_image_size("224, 224") == (224, 224) and parse_image_size(32) == (32, 32)
     with pytest.raises(ConfigError):
         parse_image_size("a,b")
+
+
+def test_missing_attribute_is_a_config_error_and_an_attribute_error(schema):
+    """``cfg.x`` for an unknown key names it (one line for the user), while ``hasattr`` / ``getattr(cfg, x, d)``
+    fall back as for any Python object."""
+    cfg = load_config(schema[0], ["--lr=0.25"], schema[1])
+    assert hasattr(cfg, "lr") and not hasattr(cfg, "no_such_key")
+    assert getattr(cfg, "no_such_key", "fallback") == "fallback"
+    assert getattr(cfg, "lr", None) == 0.25
+    with pytest.raises(ConfigError, match="config has no key 'lrr'; did you mean 'lr'"):
+        cfg.lrr  # noqa: B018

@@ -1,4 +1,6 @@
 """Device registry and the fast-CPU environment."""
+import re
+
 import pytest
 
 from model_zoo.engine import cpu_env
@@ -45,28 +47,45 @@ def test_isa_cap_chosen_from_cpu_flags_and_user_wins():
 
 
 def test_this_process_runs_on_the_fast_path():
+    """``import model_zoo`` put this process on the ISA cap that :func:`cpu_env.choose_isa` picks for this CPU (the
+    user's own value, a saved self-test verdict, or AVX2 on an AVX-512 CPU), and its summary says which."""
     import os
 
+    import model_zoo
+
+    in_effect = os.environ.get("ONEDNN_MAX_CPU_ISA", "<default>")
+    assert model_zoo.CPU_ENV_SUMMARY.startswith(f"cpu env: ONEDNN_MAX_CPU_ISA={in_effect} (")
+    if "set by the user" in model_zoo.CPU_ENV_SUMMARY or "self-test" in model_zoo.CPU_ENV_SUMMARY:
+        return
     flags = cpu_env.cpu_flags()
-    if any(f.startswith("avx512") for f in flags):
-        assert os.environ["ONEDNN_MAX_CPU_ISA"] in ("AVX2", os.environ.get("ONEDNN_MAX_CPU_ISA"))
-        assert os.environ["ONEDNN_MAX_CPU_ISA"]
+    expected = "AVX2" if any(f.startswith("avx512") for f in flags) else "<default>"
+    assert in_effect == expected
+
+
+# a comparison with, or a membership test against, a literal device name
+DEVICE_NAME_TEST = re.compile(
+    r"""(==|!=)\s*["'](CPU|GPU|Ascend)["']|["'](CPU|GPU|Ascend)["']\s*(==|!=|\bin\b|\bnot in\b)"""
+    r"""|\bin\s*[(\[{][^)\]}]*["'](CPU|GPU|Ascend)["']|\.(startswith|endswith)\(\s*["'](CPU|GPU|Ascend)""")
+
+
+@pytest.mark.parametrize("line", ['if backend.name == "GPU":', "if 'Ascend' != target:",
+                                  'if cfg.device_target in ("GPU", "Ascend"):', 'if name not in ["CPU"]:',
+                                  'use = "GPU" in devices', 'if target.startswith("Ascend"):'])
+def test_device_name_guard_catches_branches(line):
+    assert DEVICE_NAME_TEST.search(line)
 
 
 def test_only_the_device_registry_compares_device_names():
     """Adding a device means adding one entry: no code outside engine/device.py branches on a device's name."""
-    import re
     from pathlib import Path
 
     import model_zoo
 
     root = Path(model_zoo.__file__).parent
-    pattern = re.compile(r"""(==|!=)\s*["'](CPU|GPU|Ascend)["']|["'](CPU|GPU|Ascend)["']\s*(==|!=)|"""
-                         r"""\.name\s*(==|!=|in)\s*[("'\[]""")
     offenders = [f"{path.relative_to(root)}:{number}: {line.strip()}"
                  for path in sorted(root.rglob("*.py")) if path != root / "engine" / "device.py"
                  for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
-                 if pattern.search(line) and "device" in line.lower() + path.name]
+                 if DEVICE_NAME_TEST.search(line)]
     assert offenders == []
 
 

@@ -74,5 +74,42 @@ def test_report_prints_both_runs_and_draws_them(two_runs, tmp_path):
     for run_dir, _ in two_runs:
         assert any(line.startswith(run_dir.name) and "vgg11_bn" in line for line in lines)
     assert out.read_bytes().startswith(PNG_MAGIC)
+    default = run_script(ROOT / "model_zoo" / "report.py", *(str(r) for r, _ in two_runs), cwd=tmp_path)
+    beside = two_runs[0][0].parent / "runs_curves.png"          # beside the runs, not in the working folder
+    assert default.returncode == 0 and f"curves: {beside}" in default.stdout and beside.is_file()
+    assert not (tmp_path / "runs_curves.png").exists()
     bad = run_script(ROOT / "model_zoo" / "report.py", str(tmp_path))
     assert bad.returncode == 2 and "has no metrics.csv" in bad.stderr
+
+
+def test_report_legend_names_model_and_arch():
+    from model_zoo.report import legend_labels
+
+    runs = {"20261129_101010": ({"model": "vgg19", "arch": "vgg11_bn"}, []),
+            "20261129_111111": ({"model": "densenet121", "arch": "densenet121"}, []),
+            "20261129_121212": ({"model": "vgg19", "arch": "vgg16"}, []),
+            "20261129_131313": ({"model": "vgg19", "arch": "vgg16"}, []),
+            "old_run": ({}, [])}
+    assert legend_labels(runs) == {"20261129_101010": "vgg19/vgg11_bn", "20261129_111111": "densenet121",
+                                   "20261129_121212": "vgg19/vgg16 (20261129_121212)",
+                                   "20261129_131313": "vgg19/vgg16 (20261129_131313)", "old_run": "old_run"}
+
+
+def test_pictures_are_readable(tmp_path):
+    """Counts on dark confusion cells are white; a run without --run_eval says so in the val panel."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from model_zoo.engine import plots
+
+    assert [plots.count_color(v, 40) for v in (0, 20, 21, 40)] == ["black", "black", "white", "white"]
+    rows = [{"epoch": 1.0, "mean_loss": 2.0, "lr": 0.1, "top1": None, "top5": None}]
+    fig, axes = plt.subplots(1, 3)
+    try:
+        assert plots._draw_curves(fig, axes, {"vgg19/vgg11": rows}, tmp_path / "c.png").is_file()
+        assert [t.get_text() for t in axes[2].texts] == [plots.NO_EVAL_NOTE] and not axes[2].lines
+        assert axes[0].get_legend().get_texts()[0].get_text() == "vgg19/vgg11"
+    finally:
+        plt.close(fig)

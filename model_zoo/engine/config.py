@@ -14,7 +14,7 @@ from pathlib import Path
 
 import yaml
 
-from model_zoo.engine.errors import ConfigError
+from model_zoo.engine.errors import ConfigError, MissingKeyError
 
 SHARED_DEFAULTS = Path(__file__).resolve().with_name("default_config.yaml")
 OVERLAY_KEY = "device_overlay"
@@ -23,13 +23,14 @@ _FALSE = {"false", "0", "no", "n", "off"}
 
 
 class Config(dict):
-    """A dict with attribute access (``cfg.lr``); missing attributes raise a ConfigError naming the key."""
+    """A dict with attribute access (``cfg.lr``); a missing attribute raises :class:`MissingKeyError` naming the key
+    (a ConfigError and an AttributeError, so ``hasattr`` and ``getattr(cfg, key, default)`` work)."""
 
     def __getattr__(self, key):
         try:
             return self[key]
         except KeyError:
-            raise ConfigError(f"config has no key {key!r}{_suggest(key, self)}") from None
+            raise MissingKeyError(f"config has no key {key!r}{_suggest(key, self)}") from None
 
     def __setattr__(self, key, value):
         self[key] = value

@@ -16,6 +16,11 @@ class ConfigError(ZooError):
     """Unknown key, bad value or unreadable config file."""
 
 
+class MissingKeyError(ConfigError, AttributeError):
+    """``cfg.key`` for a key the config does not have: a one-line ConfigError for the user, and an AttributeError
+    so that ``hasattr(cfg, key)`` and ``getattr(cfg, key, default)`` behave as for any Python object."""
+
+
 class DataError(ZooError):
     """Missing, empty or corrupt data."""
 

@@ -44,6 +44,9 @@ def plot_curves(runs, path):
         plt.close(fig)
 
 
+NO_EVAL_NOTE = "no validation during training\n(train with --run_eval=True to draw it)"
+
+
 def _draw_curves(fig, axes, runs, path):
     for label, rows in runs.items():
         epochs = [r["epoch"] for r in rows]
@@ -55,6 +58,12 @@ def _draw_curves(fig, axes, runs, path):
                          label=f"{label} top-1")
             axes[2].plot([r["epoch"] for r in evaluated], [100 * (1 - r["top5"]) for r in evaluated], marker="x",
                          linestyle="--", label=f"{label} top-5")
+    if not axes[2].lines:
+        axes[2].text(0.5, 0.5, NO_EVAL_NOTE, ha="center", va="center", transform=axes[2].transAxes, color="0.35")
+        axes[2].set_xticks([])
+        axes[2].set_yticks([])
+    from matplotlib.ticker import MaxNLocator
+
     for axis, title, ylabel in zip(axes, ("train loss (epoch mean)", "learning rate", "val error"),
                                    ("loss", "lr", "error %")):
         axis.set_title(title)
@@ -62,6 +71,7 @@ def _draw_curves(fig, axes, runs, path):
         axis.set_ylabel(ylabel)
         axis.grid(alpha=0.3)
         if axis.lines:
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
             axis.legend(fontsize=8)
     fig.tight_layout()
     path = Path(path)
@@ -84,8 +94,14 @@ def plot_confusion(matrix, classes, path):
         plt.close(fig)
 
 
+def count_color(value, vmax):
+    """Text colour for a count drawn on a 'Blues' cell: white on the dark upper half of the scale, black below."""
+    return "white" if vmax and value > vmax / 2 else "black"
+
+
 def _draw_confusion(fig, axis, matrix, classes, path):
-    image = axis.imshow(matrix, cmap="Blues")
+    vmax = max((max(row) for row in matrix), default=0)
+    image = axis.imshow(matrix, cmap="Blues", vmin=0)
     axis.set_xticks(range(len(classes)))
     axis.set_yticks(range(len(classes)))
     axis.set_xticklabels(classes, rotation=90, fontsize=7)
@@ -96,7 +112,8 @@ def _draw_confusion(fig, axis, matrix, classes, path):
         for i in range(len(classes)):
             for j in range(len(classes)):
                 if matrix[i][j]:
-                    axis.text(j, i, str(int(matrix[i][j])), ha="center", va="center", fontsize=7)
+                    axis.text(j, i, str(int(matrix[i][j])), ha="center", va="center", fontsize=7,
+                              color=count_color(matrix[i][j], vmax))
     fig.colorbar(image, ax=axis, fraction=0.046)
     fig.tight_layout()
     path = Path(path)
