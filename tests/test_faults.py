@@ -130,8 +130,8 @@ def test_bad_files_fail_by_default_naming_them(messy_folder, tmp_path):
 
 
 def test_bad_files_are_skipped_and_counted(messy_folder, tmp_path):
-    result = run_script(VGG / "train.py", *BASE, f"--data_dir={messy_folder}", "--max_epoch=1",
-                        "--bad_file_policy=skip", f"--ckpt_path={tmp_path}", cwd=VGG)
+    result = run_script(VGG / "train.py", *BASE, f"--data_dir={messy_folder}", "--max_epoch=1", "--num_classes=2",
+                        "--bad_file_policy=skip", f"--ckpt_path={tmp_path}", cwd=VGG)  # 2 class folders
     assert result.returncode == 0, result.stderr[-2000:]
     assert "WARNING: skipping 2 unusable file(s)" in result.stderr
     assert re.search(r"epoch: 1 step: 4, loss is", result.stdout)       # 16 usable images / batch 4

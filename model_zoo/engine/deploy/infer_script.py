@@ -30,7 +30,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 DATASETS = ("imagenet2012", "imagenet", "cifar10", "folder")
-DEVICES = ("CPU", "GPU", "Ascend")
 USAGE = ("usage: bash scripts/run_infer_310.sh MINDIR_PATH DATASET_NAME DATA_PATH NEED_PREPROCESS [DEVICE_TARGET] "
          "[DEVICE_ID] [--key=value ...]\n"
          "   or: bash scripts/run_infer_310.sh MINDIR_PATH DATASET_NAME DATA_PATH NEED_PREPROCESS DEVICE_ID (VGG r1)\n"
@@ -56,10 +55,19 @@ class Job:
 
 
 def _device(value):
-    for name in DEVICES:
+    from model_zoo.engine.device import BACKENDS
+
+    for name in BACKENDS:
         if value.lower() == name.lower():
             return name
-    raise UsageError(f"DEVICE_TARGET must be one of {', '.join(DEVICES)}, got {value!r}")
+    raise UsageError(f"DEVICE_TARGET must be one of {', '.join(BACKENDS)}, got {value!r}")
+
+
+def _offline_device():
+    """The device of the r1.x forms: the one the upstream offline-inference app runs on (the device registry's)."""
+    from model_zoo.engine.device import BACKENDS
+
+    return next(backend.name for backend in BACKENDS.values() if backend.offline_app)
 
 
 def _device_id(value):
@@ -91,7 +99,7 @@ def parse(args):
         job = Job("inceptionv4-r1", model, "imagenet2012", Path(second), False,
                   device_id=_device_id(positional[3]) if len(positional) == 4 else "0",
                   label_file=Path(positional[2]))
-        job.device = "Ascend" if len(positional) == 4 else "CPU"
+        job.device = _offline_device() if len(positional) == 4 else "CPU"
     else:
         if len(positional) < 4:
             raise UsageError("missing NEED_PREPROCESS (y|n) or LABEL_FILE")
@@ -100,7 +108,7 @@ def parse(args):
         if fourth.lower() in ("y", "n"):
             job = Job("zoo", model, dataset, data, fourth.lower() == "y")
             if len(rest) == 1 and rest[0].isdigit():         # VGG r1.x: ... NEED_PREPROCESS DEVICE_ID
-                job.form, job.device, job.device_id = "vgg19-r1", "Ascend", rest[0]
+                job.form, job.device, job.device_id = "vgg19-r1", _offline_device(), rest[0]
             elif rest:
                 job.device = _device(rest[0])
                 job.device_id = _device_id(rest[1]) if len(rest) > 1 else "0"
@@ -110,7 +118,7 @@ def parse(args):
                                  "DATA_PATH y (the zoo form, which writes the .bin batches)")
             if len(rest) > 1:
                 raise UsageError(f"unexpected argument {rest[1]!r}")
-            job = Job("densenet121-r1", model, dataset, data, False, device="Ascend" if rest else "CPU",
+            job = Job("densenet121-r1", model, dataset, data, False, device=_offline_device() if rest else "CPU",
                       device_id=_device_id(rest[0]) if rest else "0", label_file=Path(fourth))
         else:
             raise UsageError(f"NEED_PREPROCESS must be y or n (or a LABEL_FILE that exists), got {fourth!r}")
@@ -139,7 +147,9 @@ def steps(job, model, app_template, model_dir):
         plan.append(("preprocess", deploy + ["preprocess", "--model", model] + common + [
             f"--data_dir={job.data}", "--result_path=./preprocess_Result/"], "preprocess.log"))
     app = model_dir / "ascend310_infer" / "out" / "main"
-    if job.device == "Ascend" and os.access(app, os.X_OK):
+    from model_zoo.engine.device import get_backend
+
+    if get_backend(job.device).offline_app and os.access(app, os.X_OK):
         flags = app_template.format(model=job.model_file, dataset=job.dataset, input=inputs, device_id=job.device_id)
         plan.append(("infer", [str(app)] + shlex.split(flags), "infer.log"))
     else:
