@@ -187,7 +187,7 @@ def _modelarts_worker(device_id, cfg_values, queue):
     queue.put((device_id, cfg.data_dir, cfg.ckpt_path, cfg.pre_trained, lines))
 
 
-def test_modelarts_sync_and_unzip_once_with_two_devices(tmp_path):
+def test_modelarts_sync_and_unzip_once_with_two_devices(tmp_path, monkeypatch):
     bucket = tmp_path / "obs"
     (bucket / "data").mkdir(parents=True)
     with zipfile.ZipFile(bucket / "data" / "ImageNet.zip", "w") as archive:
@@ -221,7 +221,8 @@ def test_modelarts_sync_and_unzip_once_with_two_devices(tmp_path):
     from model_zoo.engine.config import Config
 
     (tmp_path / "cache" / "train" / "result.txt").write_text("done")
-    os.environ.update(DEVICE_ID="0", RANK_SIZE="2")
+    monkeypatch.setenv("DEVICE_ID", "0")  # not os.environ.update: the later tests would inherit RANK_SIZE=2
+    monkeypatch.setenv("RANK_SIZE", "2")
     modelarts.post_process(Config(values))
     assert (bucket / "out" / "result.txt").read_text() == "done"
 
