@@ -43,6 +43,8 @@ def test_the_data_layout_picks_the_yaml_and_the_class_count(tiny_folder, cifar_r
     assert (Path(cfg.config_path).name, cfg.arch, cfg.num_classes) == ("densenet100_config.yaml", "densenet100", 10)
     _, cfg = resolve("train", "densenet121", ["--net=densenet100"])
     assert Path(cfg.config_path).name == "densenet100_config.yaml"
+    _, cfg = resolve("train", "vgg19", ["--model_version=D", f"--data_dir={tiny_folder}"])  # seed 004 on a folder
+    assert (Path(cfg.config_path).name, cfg.arch, cfg.dataset) == ("vgg_paper_config.yaml", "vgg16", "imagenet2012")
     _, cfg = resolve("train", "vgg19", ["--config_path=cifar10_config.yaml", f"--data_dir={tiny_folder}"])
     assert cfg.dataset == "cifar10"  # --config_path given: nothing is chosen for the user
 

@@ -21,9 +21,10 @@ DATASET_CONFIGS = {"cifar10": "cifar10_config.yaml", "imagenet2012": "imagenet20
 
 
 def config_for(cfg, dataset):
-    """The YAML for the data set asked for; a paper letter alone (``--model_version A``, seed 004) picks the paper
-    recipe."""
-    if dataset is None and cfg.sources.get("arch") == "command line" and str(cfg.arch) in PAPER_NAMES:
+    """The YAML for the data set asked for; a paper letter (``--model_version A``, seed 004) without ``--dataset``
+    picks the paper recipe, whatever data folder it is given."""
+    paper = cfg.sources.get("arch") == "command line" and str(cfg.arch) in PAPER_NAMES
+    if paper and cfg.sources.get("dataset") != "command line":
         return PAPER_CONFIG
     return DATASET_CONFIGS.get(dataset)
 
