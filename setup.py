@@ -21,9 +21,11 @@ setup(
         "scikit-learn==1.9.1",
         # run pictures (curves, confusion matrices); imported lazily, a failure never stops a run
         "matplotlib==3.11.2",
+        # timm / Hugging Face weights (.safetensors) read without PyTorch
+        "safetensors==0.8.0",
     ],
     extras_require={
-        "test": ["pytest==9.2.0", "torch==2.14.1", "torchvision==0.29.1", "timm==1.0.31", "safetensors==0.8.0"],
+        "test": ["pytest==9.2.0", "torch==2.14.1", "torchvision==0.29.1", "timm==1.0.31"],
     },
     entry_points={"console_scripts": ["model-zoo-demo=model_zoo.demo:main"]},
 )

@@ -52,6 +52,18 @@ def test_upstream_checkpoint_name_and_epoch_line(trained):
     assert re.search(case["epoch_line"], result.stdout, re.M), result.stdout[-1500:]
 
 
+def test_checkpoint_records_the_network_options(trained):
+    """Every checkpoint records the recipe's network options, numerics included (the upstream values by default),
+    so every tool rebuilds the network that was trained."""
+    from model_zoo.engine.weights_meta import read_meta
+
+    name, case, _, out, _ = trained
+    meta = read_meta(Path(out) / case["ckpt_glob"])
+    expected = {"densenet121": {"transition_pool": "max", "stem_pool": "same"},
+                "inceptionv4": {"head": "reference", "bn_eps": 1e-5, "bn_momentum": 0.997}}[name]
+    assert {key: meta.get(key) for key in expected} == expected
+
+
 def test_eval_line_counts_every_image(trained, tiny_folder, tmp_path):
     name, case, folder, out, _ = trained
     args = [a for a in case["train"] if not a.startswith(("--max_epoch", "--epoch_size", "--lr"))]

@@ -74,14 +74,32 @@ def test_export_mindir_and_onnx_match_the_network(trained, tmp_path):
     assert np.abs(graph(ms.Tensor(x)).asnumpy() - expected).max() < 1e-4
 
 
-def test_top_level_export_picks_the_model(trained, tmp_path):
+def test_export_rebuilds_the_checkpoint_s_network_with_no_flags(trained, tmp_path):
+    """A checkpoint trained at 32x32 (vgg11_bn, no conv bias, 3 classes) exports with only --ckpt_file: the model
+    folder's export.py and the top-level ``export.py --model vgg19`` read the network from the checkpoint, not from
+    the default (CIFAR-10: vgg19_bn at 224) YAML; the ONNX output equals the network's within 1e-4."""
+    import mindspore as ms
+    import onnxruntime as ort
+
+    from model_zoo.engine import weights
+    from model_zoo.engine.cli import resolve
+
     out, _ = trained
     checkpoint = next(Path(out).glob("*/ckpt_0/*.ckpt"))
-    result = run_script(ROOT / "export.py", "--model", "vgg19", *COMMON[1:], "--has_bias=False",
-                        f"--ckpt_file={checkpoint}", "--file_format=MINDIR", f"--file_name={tmp_path / 'top'}",
-                        "--batch_size=1", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert (tmp_path / "top.mindir").is_file()
+    folder = run_script(VGG / "export.py", f"--ckpt_file={checkpoint}", "--file_format=ONNX", "--batch_size=1",
+                        f"--file_name={tmp_path / 'folder'}", "--device_target=CPU", cwd=tmp_path)
+    top = run_script(ROOT / "export.py", "--model", "vgg19", f"--ckpt_file={checkpoint}", "--file_format=ONNX",
+                     f"--file_name={tmp_path / 'top'}", "--batch_size=1", "--device_target=CPU", cwd=tmp_path)
+    recipe, cfg = resolve("eval", "vgg19", [f"--pre_trained={checkpoint}"])
+    net = weights.network(recipe, cfg, "test", checkpoint, log=None)
+    net.set_train(False)
+    x = np.random.default_rng(4).standard_normal((1, 3, 32, 32)).astype(np.float32)
+    expected = net(ms.Tensor(x)).asnumpy()
+    for result, name in ((folder, "folder"), (top, "top")):
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert "input 1x3x32x32" in result.stdout and "arch=vgg11_bn" in result.stdout, result.stdout[-2000:]
+        session = ort.InferenceSession(str(tmp_path / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+        assert np.abs(session.run(None, {session.get_inputs()[0].name: x})[0] - expected).max() < 1e-4
 
 
 @pytest.mark.parametrize("args, code, pattern", [

@@ -1,5 +1,6 @@
 """timm / torchvision weights -> zoo checkpoints: our networks are the reference networks (same logits), mismatched
-files are refused in one line, and eval.py evaluates converted weights with the preprocessing they expect."""
+files are refused in one line, eval.py evaluates converted weights with the preprocessing they expect, and the
+model READMEs' convert and export commands give the PyTorch logits."""
 import csv
 import os
 import re
@@ -17,12 +18,11 @@ torchvision = pytest.importorskip("torchvision")
 timm = pytest.importorskip("timm")
 safetensors_torch = pytest.importorskip("safetensors.torch")
 
+import upstream_nets  # noqa: E402
 from model_zoo.convert import convert  # noqa: E402
 from model_zoo.engine import checkpoint as ckpt_io  # noqa: E402
-from model_zoo.engine.registry import create_model  # noqa: E402
 
 TOLERANCE = 1e-4
-TARGET_KWARGS = {"vgg": {"has_bias": True}, "densenet": {"transition_pool": "avg"}, "inception": {"head": "reference"}}
 TORCHVISION_VGG = ["vgg11", "vgg11_bn", "vgg13", "vgg13_bn", "vgg16", "vgg16_bn", "vgg19", "vgg19_bn"]
 
 
@@ -51,16 +51,26 @@ def save_source(model, path, wrap=None):
     return path
 
 
-def our_network(arch, dst):
-    from mindspore.nn.utils import no_init_parameters
+def our_network(dst):
+    """The network eval.py builds for a converted checkpoint: everything it needs is recorded in the file."""
+    from model_zoo.engine import weights
+    from model_zoo.engine.cli import resolve
 
-    family = next(k for k in TARGET_KWARGS if arch.startswith(k))
-    num_classes = len(ckpt_io.metadata(dst)["classes"])
-    with no_init_parameters():
-        net = create_model(arch, num_classes=num_classes, **TARGET_KWARGS[family])
-    ckpt_io.load_into(net, dst)
+    recipe = ckpt_io.metadata(dst)["recipe"]
+    recipe, cfg = resolve("eval", recipe, [f"--pre_trained={dst}"])
+    net = weights.network(recipe, cfg, "test", dst, log=None)
     net.set_train(False)
     return net
+
+
+def scaled(model, images):
+    """Scale the last (linear) layer so that the logits on ``images`` are ~10 (a sharp 1e-4 check); the logits."""
+    with torch.no_grad():
+        last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
+        scale = 10.0 / float(model(torch.from_numpy(images)).abs().max())
+        last.weight.mul_(scale)
+        last.bias.mul_(scale)
+        return model(torch.from_numpy(images)).numpy()
 
 
 def logits_check(tmp_path, model, arch, size, batch=1, suffix=".pth", wrap=None, seed=0):
@@ -69,17 +79,12 @@ def logits_check(tmp_path, model, arch, size, batch=1, suffix=".pth", wrap=None,
 
     randomize(model, seed)
     images = np.random.default_rng(seed).standard_normal((batch, 3, size, size)).astype(np.float32)
-    with torch.no_grad():  # scale the last (linear) layer so that the logits are ~10: a sharp 1e-4 check
-        last = [m for m in model.modules() if isinstance(m, torch.nn.Linear)][-1]
-        scale = 10.0 / float(model(torch.from_numpy(images)).abs().max())
-        last.weight.mul_(scale)
-        last.bias.mul_(scale)
-        reference = model(torch.from_numpy(images)).numpy()
+    reference = scaled(model, images)
     src = save_source(model, tmp_path / f"{arch}{suffix}", wrap)
     dst = tmp_path / f"{arch}.ckpt"
-    convert(arch, src, dst, log=lambda *_: None)
+    convert(src, dst, arch=arch, log=lambda *_: None)
     src.unlink()
-    net = our_network(arch, dst)
+    net = our_network(dst)
     ours = net(ms.Tensor(images)).asnumpy()
     dst.unlink()
     diff = float(np.abs(ours - reference).max())
@@ -95,17 +100,36 @@ def seeded():
     torch.manual_seed(0)  # the reference models' own initialisation: the same weights on every run
 
 
-@pytest.mark.parametrize("arch", TORCHVISION_VGG)
+@pytest.mark.parametrize("arch", ["vgg11", "vgg13_bn", "vgg19_bn"])
 def test_torchvision_vgg_same_logits(arch, tmp_path):
     wrap = {"vgg11": lambda s: {"state_dict": {f"module.{k}": v for k, v in s.items()}},
             "vgg13_bn": lambda s: {"model": s}}.get(arch)
     logits_check(tmp_path, getattr(torchvision.models, arch)(), arch, 224, wrap=wrap)
 
 
-def test_timm_vgg16_pre_logits_layout_same_logits(tmp_path):
-    model = timm.create_model("vgg16", pretrained=False)
+@pytest.mark.parametrize("arch", TORCHVISION_VGG + ["densenet121", "densenet161", "densenet169", "densenet201"])
+def test_every_torchvision_file_tells_its_network(arch):
+    """The names and shapes of each torchvision model (built on torch's meta device: no memory, no time) recognise
+    the torchvision layout and give the arch, classes and VGG input size."""
+    from model_zoo.engine import weights
+
+    with torch.device("meta"):
+        state = getattr(torchvision.models, arch)(num_classes=17).state_dict()
+    state = weights.mindspore_bn_names({k: v for k, v in state.items() if not k.endswith("num_batches_tracked")})
+    maps, layout = weights.recognise(state, "torch")
+    assert layout.name == "torchvision"
+    options, _ = maps.describe({layout.to_zoo(k): tuple(v.shape) for k, v in state.items()})
+    assert options["arch"] == arch and options["num_classes"] == 17
+    if arch.startswith("vgg"):
+        assert options["has_bias"] is True and options["image_size"] == "224,224"
+    else:
+        assert layout.numerics(options) == {"transition_pool": "avg", "stem_pool": "symmetric"}
+
+
+def test_timm_vgg_pre_logits_layout_same_logits(tmp_path):
+    model = timm.create_model("vgg11", pretrained=False)
     assert "pre_logits.fc1.weight" in model.state_dict()  # the conv head timm uses
-    logits_check(tmp_path, model, "vgg16", 224, suffix=".safetensors")
+    logits_check(tmp_path, model, "vgg11", 224, suffix=".safetensors")
 
 
 def test_torchvision_densenet121_same_logits(tmp_path):
@@ -126,27 +150,20 @@ def test_torchvision_densenet169_same_logits(tmp_path):
     logits_check(tmp_path, torchvision.models.densenet169(), "densenet169", 64, batch=2, suffix=".safetensors")
 
 
-def test_timm_densenet121_same_logits(tmp_path):
-    logits_check(tmp_path, timm.create_model("densenet121", pretrained=False), "densenet121", 64, batch=2,
-                 suffix=".safetensors", seed=2)
-
-
-def test_timm_inception_v4_same_logits(tmp_path):
-    logits_check(tmp_path, timm.create_model("inception_v4", pretrained=False), "inception_v4", 299,
-                 suffix=".safetensors")
-
-
 def test_timm_inception_v4_pth_metadata(tmp_path):
     """.pth in a DataParallel wrapper; the checkpoint records what eval needs (reference head, 299 bicubic...)."""
     model = randomize(timm.create_model("inception_v4", pretrained=False, num_classes=7))
     src = save_source(model, tmp_path / "inc.pth", wrap=lambda s: {"state_dict": {f"module.{k}": v for k, v in
                                                                                   s.items()}, "epoch": 3})
     lines = []
-    result = convert("inception_v4", src, tmp_path / "inc.ckpt", log=lines.append)
+    result = convert(src, tmp_path / "inc.ckpt", arch="inception_v4", log=lines.append)
     assert result["num_classes"] == 7
-    assert any("head='reference'" in line for line in lines), lines
+    assert any(re.search(r"using the settings implied by inc.pth: .*head=reference.*bn_eps=0.001", line)
+               for line in lines), lines
+    assert any("left out 149 optimizer/bookkeeping entries: *.num_batches_tracked (149)" in line for line in lines)
     meta = ckpt_io.metadata(tmp_path / "inc.ckpt")
     assert meta["arch"] == "inception_v4" and meta["recipe"] == "inceptionv4" and meta["head"] == "reference"
+    assert meta["bn_eps"] == 1e-3 and meta["bn_momentum"] == 0.9  # timm's numerics travel with its weights
     assert meta["classes"] == [str(i) for i in range(7)]
     pre = meta["preprocess"]
     assert pre["image_size"] == [299, 299] and pre["interpolation"] == "bicubic" and pre["keep_aspect"] is True
@@ -158,13 +175,14 @@ def test_timm_inception_v4_pth_metadata(tmp_path):
 # refusals: one line, exit code 2, naming the problem
 # ---------------------------------------------------------------------------------------------------------------
 
-def run_convert(*args, block_torch=False):
+def run_convert(*args, block_torch=False, cwd=ROOT):
+    """``python -m model_zoo.convert ARGS`` (optionally with PyTorch made unimportable)."""
     code = "import sys; from model_zoo.convert import main; sys.exit(main(sys.argv[1:]))"
     if block_torch:
         code = "import sys; sys.modules['torch'] = None; " + code
     env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env,
-                          cwd=ROOT, timeout=600)
+                          cwd=cwd, timeout=600)
 
 
 def assert_one_line_error(result, *needles):
@@ -189,28 +207,29 @@ def densenet121_files(scratch):
     return full, folder / "truncated.pth", folder / "densenet121.safetensors"
 
 
-def test_wrong_arch_is_refused_naming_keys_and_the_right_arch(densenet121_files, tmp_path):
+def test_wrong_arch_is_refused_naming_the_right_arch(densenet121_files, tmp_path):
     full, _, _ = densenet121_files
     result = run_convert("--arch", "densenet169", "--src", full, "--dst", tmp_path / "x.ckpt")
-    line = assert_one_line_error(result, "does not fit --arch densenet169", "missing",
-                                 "features.denseblock3.denselayer25", "use --arch densenet121")
+    line = assert_one_line_error(result, "densenet121.pth holds a densenet121 network (dense blocks of 6/12/24/16 "
+                                         "layers), but --arch=densenet169 was given: pass --arch=densenet121 or leave "
+                                         "it out")
     assert not (tmp_path / "x.ckpt").exists(), line
     result = run_convert("--arch", "vgg16", "--src", full, "--dst", tmp_path / "x.ckpt")
-    assert_one_line_error(result, "does not fit --arch vgg16", "unexpected key(s) e.g. features.conv0.weight",
-                          "use --arch densenet121")
+    assert_one_line_error(result, "holds torchvision/timm weights of densenet121 (the densenet121 recipe), not --arch "
+                                  "vgg16: pass --arch densenet121")
 
 
 def test_missing_keys_are_refused(densenet121_files, tmp_path):
     _, truncated, _ = densenet121_files
     result = run_convert("--arch", "densenet121", "--src", truncated, "--dst", tmp_path / "x.ckpt")
-    assert_one_line_error(result, "missing 3 key(s)", "features.norm5.gamma", "classifier.bias")
+    assert_one_line_error(result, "missing 3 key(s)", "features.norm5.gamma", "classifier.bias", "truncated or edited")
 
 
 def test_num_classes_mismatch_is_refused(densenet121_files, tmp_path):
     full, _, _ = densenet121_files
     result = run_convert("--arch", "densenet121", "--src", full, "--dst", tmp_path / "x.ckpt", "--num_classes", "10")
-    assert_one_line_error(result, "classifier.weight has shape (1000, 1024), expected (10, 1024)",
-                          "the file has 1000 classes")
+    assert_one_line_error(result, "has 1000 classes (classifier is 1000x1024), but --num_classes=10 was given: pass "
+                                  "--num_classes=1000 or leave it out")
 
 
 def test_safetensors_needs_no_torch_and_pth_says_torch_is_needed(densenet121_files, tmp_path):
@@ -218,7 +237,9 @@ def test_safetensors_needs_no_torch_and_pth_says_torch_is_needed(densenet121_fil
     result = run_convert("--arch", "densenet121", "--src", safetensors_file, "--dst", tmp_path / "s.ckpt",
                          block_torch=True)
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "converted densenet121.safetensors" in result.stdout and "transition_pool='avg'" in result.stdout
+    assert "converted densenet121.safetensors" in result.stdout, result.stdout
+    assert re.search(r"using the settings implied by densenet121.safetensors: .*transition_pool=avg, "
+                     r"stem_pool=symmetric", result.stdout), result.stdout
     assert (tmp_path / "s.ckpt").is_file()
     result = run_convert("--arch", "densenet121", "--src", full, "--dst", tmp_path / "p.ckpt", block_torch=True)
     assert_one_line_error(result, "needs PyTorch", ".safetensors")
@@ -245,13 +266,13 @@ def test_checkpoint_settings_yield_to_the_command_line():
                            "std": [0.5, 0.5, 0.5]}}
     _, cfg = resolve("eval", "inceptionv4", ["--config_path=default_config_cpu.yaml", "--head=upstream",
                                              "--width=75", "--height=75"])
-    changes = apply_meta(cfg, meta, "inceptionv4")
+    changes = apply_meta(cfg, meta, "inceptionv4", network_keys=("head",))
     assert cfg.head == "upstream" and cfg.image_size == "75,75"  # given on the command line
     assert cfg.num_classes == 2 and cfg.eval_interpolation == "bicubic" and cfg.eval_mean == "0.5,0.5,0.5"
     assert cfg.eval_resize_ratio == 0.8768 and "head" not in changes
     from model_zoo.engine.errors import CheckpointError
 
-    with pytest.raises(CheckpointError, match="model_zoo/inceptionv4/eval.py"):
+    with pytest.raises(CheckpointError, match="use the scripts of model_zoo/inceptionv4/"):
         apply_meta(cfg, meta, "vgg19")
 
 
@@ -286,7 +307,7 @@ def test_eval_py_on_converted_densenet121(tiny_folder, tmp_path):
     print(f"reference predictions {predicted.tolist()}, smallest top-1 margin {margin:.3g} "
           f"(max |logit| {float(np.abs(logits).max()):.3g})")
     assert len(set(predicted.tolist())) > 1, "the reference net should not predict one class for all images"
-    convert("densenet121", save_source(model, tmp_path / "dn.pth"), tmp_path / "dn.ckpt", log=lambda *_: None)
+    convert(save_source(model, tmp_path / "dn.pth"), tmp_path / "dn.ckpt", arch="densenet121", log=lambda *_: None)
     folder = ROOT / "model_zoo" / "densenet121"
     result = run_script(folder / "eval.py", f"--eval_data_dir={tiny_folder}", f"--ckpt_files={tmp_path / 'dn.ckpt'}",
                         f"--log_path={tmp_path / 'log'}", "--device_target=CPU", "--eval_per_class=True", cwd=folder)
@@ -321,7 +342,7 @@ def test_predict_shows_imagenet_names_for_converted_1000_class_weights(tmp_path)
 
     model = randomize(torchvision.models.densenet121(), seed=4)
     dst = tmp_path / "dn.ckpt"
-    convert("densenet121", save_source(model, tmp_path / "dn.safetensors"), dst, log=lambda *_: None)
+    convert(save_source(model, tmp_path / "dn.safetensors"), dst, arch="densenet121", log=lambda *_: None)
     meta = ckpt_io.metadata(dst)
     assert meta["classes"] == labels.imagenet_synsets()
     imagenet = labels.imagenet_names()
@@ -366,7 +387,7 @@ def test_timm_config_json_beside_safetensors_gives_the_preprocessing(tmp_path):
     write_timm_config(hub / "config.json", num_classes=3, input_size=[3, 256, 256], crop_pct=0.95, mean=mean,
                       std=std, label_names=["cat", "dog", "eel"])
     lines = []
-    result = convert("densenet121", src, tmp_path / "a.ckpt", log=lines.append)
+    result = convert(src, tmp_path / "a.ckpt", arch="densenet121", log=lines.append)
     assert result["timm_config"] == str(hub / "config.json")
     assert any("preprocessing from" in line and "config.json" in line for line in lines), lines
     meta = ckpt_io.metadata(tmp_path / "a.ckpt")
@@ -385,10 +406,10 @@ def test_timm_config_json_beside_safetensors_gives_the_preprocessing(tmp_path):
     assert changes["eval_interpolation"] == "bicubic" and cfg.image_size == "256,256"
 
     # flags win over the config; without a config the arch's torchvision defaults (bilinear, 224, crop 0.875)
-    convert("densenet121", src, tmp_path / "b.ckpt", interpolation="bilinear", crop_pct=0.875, log=lambda *_: None)
+    convert(src, tmp_path / "b.ckpt", arch="densenet121", interpolation="bilinear", crop_pct=0.875, log=lambda *_: None)
     pre = ckpt_io.metadata(tmp_path / "b.ckpt")["preprocess"]
     assert pre["interpolation"] == "bilinear" and pre["crop_pct"] == 0.875 and pre["image_size"] == [256, 256]
-    convert("densenet121", src, tmp_path / "c.ckpt", timm_config="none", log=lambda *_: None)
+    convert(src, tmp_path / "c.ckpt", arch="densenet121", timm_config="none", log=lambda *_: None)
     meta = ckpt_io.metadata(tmp_path / "c.ckpt")
     assert meta["preprocess"]["interpolation"] == "bilinear" and meta["preprocess"]["image_size"] == [224, 224]
     assert meta["classes"] == ["0", "1", "2"]
@@ -405,10 +426,64 @@ def test_a_config_json_that_is_not_timm_s(tmp_path):
     src = save_source(model, folder / "model.safetensors")
     (folder / "config.json").write_text(json.dumps({"model_type": "bert", "hidden_size": 8}))
     lines = []
-    result = convert("densenet121", src, tmp_path / "x.ckpt", log=lines.append)
+    result = convert(src, tmp_path / "x.ckpt", arch="densenet121", log=lines.append)
     assert result["timm_config"] is None and any("ignoring" in line for line in lines), lines
     assert ckpt_io.metadata(tmp_path / "x.ckpt")["preprocess"]["interpolation"] == "bilinear"
     broken = write_timm_config(tmp_path / "bad.json", num_classes=2, interpolation="lanczos")
     assert_one_line_error(run_convert("--arch", "densenet121", "--src", src, "--dst", tmp_path / "y.ckpt",
                                       "--timm_config", broken), "interpolation 'lanczos' is not supported")
     assert not (tmp_path / "y.ckpt").exists()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# the model READMEs' "Bringing your weights": convert torchvision / timm files, then export with no network flag
+# ---------------------------------------------------------------------------------------------------------------
+
+README_SOURCES = {  # a README's file name -> the PyTorch model such a file holds
+    "vgg11_bn-6002323d.pth": lambda: torchvision.models.vgg11_bn(),
+    "densenet121-a639ec97.pth": lambda: torchvision.models.densenet121(),
+}
+README_TIMM = {"vgg19": "vgg11", "densenet121": "densenet121", "inceptionv4": "inception_v4"}  # model.safetensors
+
+
+def flag(argv, name):
+    return next(a.split("=", 1)[1] if "=" in a else argv[argv.index(a) + 1] for a in argv
+                if a == name or a.startswith(name + "="))
+
+
+@pytest.mark.parametrize("recipe", ["vgg19", "densenet121", "inceptionv4"])
+def test_readme_convert_then_export_give_the_pytorch_logits(recipe, tmp_path):
+    """Every convert command of the README, run on the file it names; then the README's export command on what they
+    wrote: the ONNX file gives the PyTorch model's logits within 1e-4."""
+    import onnxruntime as ort
+
+    commands = upstream_nets.readme_commands(recipe)
+    converts = [argv for argv in commands if argv[:2] == ["-m", "model_zoo.convert"]]
+    export = next(argv for argv in commands if argv[0] == "export.py")
+    assert converts and all(a.startswith("--") for a in export[1:])
+    size = {"vgg19": 224, "densenet121": 224, "inceptionv4": 299}[recipe]  # what the weights were made for
+    images = np.random.default_rng(7).standard_normal((1, 3, size, size)).astype(np.float32)
+    models = {}
+    for argv in converts:
+        src, dst = flag(argv, "--src"), flag(argv, "--dst")
+        model = randomize(README_SOURCES[src]() if src in README_SOURCES else
+                          timm.create_model(README_TIMM[recipe], pretrained=False), seed=len(models))
+        models[dst] = scaled(model, images)
+        save_source(model, tmp_path / src)
+        result = run_convert(*argv[2:], cwd=tmp_path)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert f"converted {src} -> {dst}" in result.stdout
+        (tmp_path / src).unlink()
+    result = run_script(ROOT / "model_zoo" / recipe / "export.py", *export[1:], "--device_target=CPU", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    match = re.search(r"exported (\S+) \(ONNX, input 1x3x(\d+)x(\d+)\); max abs diff vs network", result.stdout)
+    assert match, result.stdout[-2000:]
+    assert int(match.group(2)) == int(match.group(3)) == size
+    reference = models[flag(export, "--ckpt_file")]
+    exported = Path(tmp_path / match.group(1))
+    session = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    got = session.run(None, {session.get_inputs()[0].name: images})[0]
+    diff = float(np.abs(got - reference).max())
+    print(f"{recipe}: README export of {flag(export, '--ckpt_file')}: ONNX vs PyTorch max abs diff {diff:.3g} "
+          f"(max |logit| {float(np.abs(reference).max()):.3g})")
+    assert diff < TOLERANCE

@@ -129,7 +129,26 @@ def test_stem_pool_matches_torch_maxpool_with_padding_1(size):
     ref = _torch_maxpool_reference(x)
     assert out.shape == ref.shape
     np.testing.assert_array_equal(out, ref)
-    assert isinstance(dn.densenet121().features.pool0, dn.StemMaxPool)
+    assert isinstance(dn.densenet121(stem_pool="symmetric").features.pool0, dn.StemMaxPool)
+
+
+@pytest.mark.parametrize("size", [(8, 8), (9, 7), (112, 112)])
+def test_upstream_stem_pool_pads_as_tensorflow_same(size):
+    """stem_pool='same' (upstream, the default): TF SAME padding, bottom/right only for even sizes."""
+    x = np.abs(np.random.default_rng(2).standard_normal((2, 3) + size)).astype(np.float32)
+    pool = dn.densenet121().features.pool0
+    out = pool(ms.Tensor(x)).asnumpy()
+    pads = []
+    for length in size:
+        total = max((-(-length // 2) - 1) * 2 + 3 - length, 0)
+        pads.append((total // 2, total - total // 2))
+    ref = _torch_maxpool_reference(np.pad(x, ((0, 0), (0, 0), pads[0], pads[1]), constant_values=-np.inf), padding=0)
+    assert [p[0] for p in pads] == [int(length % 2) for length in size]  # even: nothing at the top/left
+    np.testing.assert_array_equal(out, ref)
+    if size == (112, 112):  # torchvision's symmetric padding picks other windows
+        assert not np.array_equal(out, _torch_maxpool_reference(x))
+    with pytest.raises(ValueError, match="stem_pool"):
+        dn.densenet121(stem_pool="torch")
 
 
 def test_init_upstream():

@@ -106,7 +106,9 @@ def test_onnx_safe_construction():
     heads = iv4.InceptionV4(head="reference")
     assert heads.head_drop.p == 0.2 and net.head_drop.p == 0.8
     assert isinstance(iv4.InceptionV4(head="reference", dropout=0).head_drop, nn.Identity)
-    assert net.head_bn.eps == 0.001 and net.features[0].bn.eps == 0.001
+    assert net.head_bn.eps == 0.001 and net.features[0].bn.eps == 1e-5  # upstream Conv2dBnAct's eps
+    timm_like = iv4.InceptionV4(num_classes=10, head="reference", bn_eps=1e-3, bn_momentum=0.9)
+    assert all(c.eps == 1e-3 for _, c in timm_like.cells_and_names() if isinstance(c, nn.BatchNorm2d))
 
 
 def test_same_padding_equals_symmetric_torch_padding():

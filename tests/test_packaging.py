@@ -17,7 +17,7 @@ def test_runtime_dependencies_are_pinned_and_numpy_is_below_2():
     kwargs = _setup_kwargs()
     requires = kwargs["install_requires"]
     names = {re.split(r"[=<>!~]", req)[0].lower() for req in requires}
-    assert {"mindspore", "numpy", "pillow", "pyyaml", "onnx", "onnxruntime"} <= names
+    assert {"mindspore", "numpy", "pillow", "pyyaml", "onnx", "onnxruntime", "safetensors"} <= names
     assert all(re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9.]*", req) for req in requires), requires
     numpy_pin = next(req for req in requires if req.startswith("numpy=="))
     assert int(numpy_pin.split("==")[1].split(".")[0]) < 2   # MindSpore 2.10's GeneratorDataset breaks under numpy 2

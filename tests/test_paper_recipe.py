@@ -241,11 +241,11 @@ def test_paper_recipe_evaluates_center_dense_and_multi_crop(paper_run, digits_id
     center = run_script(VGG / "eval.py", *common, cwd=VGG)
     assert center.returncode == 0, center.stderr[-2000:]
     assert _counts(center.stdout)[0] == last  # eval.py == the evaluation during training
-    multi = run_script(VGG / "eval.py", *common, "--eval_mode=dense+multi_crop", "--eval_scales=32,36",
+    multi = run_script(VGG / "eval.py", *common, "--eval_mode=dense+multi_crop", "--eval_scales=36",
                        "--multi_crop_grid=2", cwd=VGG)
     assert multi.returncode == 0, multi.stderr[-2000:]
     top1, top5, tot = _counts(multi.stdout)
-    print(f"PAPER digits: center top1 {last}/359, dense+multi-crop (Q=32,36, 2x2 grid, flips) {top1}/{tot}")
+    print(f"PAPER digits: center top1 {last}/359, dense+multi-crop (Q=36, 2x2 grid, flips) {top1}/{tot}")
     assert tot == 359 and top1 > 36 * 1.5 and top5 >= top1
 
 

@@ -178,14 +178,19 @@ def test_every_seed_command_runs_as_a_dry_run_with_the_seed_meaning(files, capsy
     for seed, command in commands:
         model = SEED_MODEL[seed[:3]]
         versions = PAPER_VERSIONS if seed.startswith("004") else ("",)
+        # train/eval/export read the weights they are given even in a dry run (a checkpoint configures the network
+        # it describes): their lines name checkpoints that do not exist, the scripts' lines (which only check that
+        # the file is there) placeholder files
+        line_files = dict(files, root=files["root"] / "absent", ckpt=files["root"] / "absent" / "w.ckpt") \
+            if command.startswith("python") else files
         for version in versions:
-            argv = concrete(command, files, version or "A")
+            argv = concrete(command, line_files, version or "A")
             expected = expected_for(seed, command)
             if version:
                 expected["arch"] = PAPER_ARCH[version]
             out, folder = run_line(model, argv)
             ran.append(f"{seed}: {shlex.join(argv)}")
-            check(expected, out, folder, files, model)
+            check(expected, out, folder, line_files, model)
     with capsys.disabled():
         print(f"\nseed command lines run as dry runs ({len(ran)}):")
         for line in ran:

@@ -35,7 +35,8 @@ def prepare(cfg, task):
 
 
 def network(cfg, phase):
-    net = BUILDERS[cfg.arch](num_classes=int(cfg.num_classes), transition_pool=cfg.transition_pool)
+    net = BUILDERS[cfg.arch](num_classes=int(cfg.num_classes), transition_pool=cfg.transition_pool,
+                             stem_pool=cfg.stem_pool)
     return initialize(net)
 
 

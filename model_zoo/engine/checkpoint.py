@@ -77,8 +77,12 @@ def copy(source, path):
     return _atomic_write(path, lambda tmp: shutil.copyfile(source, tmp))
 
 
-def read(path):
-    """Load a checkpoint file into a {name: Parameter} dict, with a one-line error when it cannot be used."""
+def read(path, choice_func=None, log=print):
+    """Load a checkpoint file into a {name: Parameter} dict, with a one-line error when it cannot be used.
+
+    MindSpore 2.10 refuses a .ckpt larger than the free memory, page cache not counted (``os.sysconf`` available
+    pages), which on a busy machine is often far less than what can be used; such a file is loaded anyway when the
+    memory available counting reclaimable page cache holds it (:func:`read_large`), never called corrupt."""
     import mindspore as ms
 
     path = Path(path)
@@ -87,10 +91,67 @@ def read(path):
     if path.stat().st_size == 0:
         raise CheckpointError(f"checkpoint {path} is empty (0 bytes); it was not written completely, use another one")
     try:
-        return ms.load_checkpoint(str(path), crc_check=True)
+        return ms.load_checkpoint(str(path), crc_check=True, choice_func=choice_func)
+    except (ValueError, RuntimeError, OSError) as exc:
+        if memory_refusal(exc):
+            return read_large(path, choice_func, log)
+        raise CheckpointError(f"checkpoint {path} is corrupt or truncated (MindSpore: "
+                              f"{str(exc).splitlines()[0][:120]}); use an intact copy") from None
+
+
+def memory_refusal(exc):
+    """True when MindSpore's load_checkpoint refused a file for its size against the free memory."""
+    from mindspore.train import serialization
+
+    kind = getattr(serialization, "_CheckpointProtobufSizeError", None)
+    return (kind is not None and isinstance(exc, kind)) or "exceeds current available memory" in str(exc)
+
+
+def available_memory():
+    """Bytes of memory available to a new allocation, reclaimable page cache included (Linux ``MemAvailable``),
+    or None where the system does not say."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def _gb(size):
+    if size is None:
+        return "unknown"
+    return f"{size / 1e9:.2f} GB" if size >= 1e7 else f"{size} bytes"
+
+
+def read_large(path, choice_func=None, log=print):
+    """Load a .ckpt that MindSpore refused as larger than the free memory: when the memory available counting
+    reclaimable page cache holds the file, MindSpore's check is given that figure for this one load."""
+    import mindspore as ms
+    from mindspore.train import serialization
+
+    size = path.stat().st_size
+    free = serialization._get_available_memory() if hasattr(serialization, "_get_available_memory") else None
+    available = available_memory()
+    what = (f"MindSpore refuses to load {path.name} ({_gb(size)}) because it is larger than the free memory "
+            f"({_gb(free)}; MindSpore does not count the page cache)")
+    if available is None or available < size or not hasattr(serialization, "_get_available_memory"):
+        raise CheckpointError(f"{what}, and the memory available counting the page cache ({_gb(available)}) does not "
+                              f"hold it either; the file itself is not damaged: close other programs or load it on a "
+                              f"machine with more memory")
+    if log:
+        log(f"note: {what}; {_gb(available)} are available counting reclaimable page cache, so it is loaded anyway")
+    original = serialization._get_available_memory
+    serialization._get_available_memory = lambda: available
+    try:
+        return ms.load_checkpoint(str(path), crc_check=True, choice_func=choice_func)
     except (ValueError, RuntimeError, OSError) as exc:
         raise CheckpointError(f"checkpoint {path} is corrupt or truncated (MindSpore: "
                               f"{str(exc).splitlines()[0][:120]}); use an intact copy") from None
+    finally:
+        serialization._get_available_memory = original
 
 
 def has_optimizer_state(param_dict):
@@ -213,7 +274,7 @@ class CheckpointKeeper:
 
 def metadata(params_or_path):
     """The zoo's own entries of a checkpoint (``zoo_*`` strings, JSON-decoded where possible), e.g.
-    ``{'arch': 'vgg16_bn', 'classes': [...], 'preprocess': {...}}``."""
+    ``{'arch': ..., 'classes': [...], 'preprocess': {...}}``."""
     import json
 
     params = read(params_or_path) if isinstance(params_or_path, (str, Path)) else params_or_path

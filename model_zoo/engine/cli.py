@@ -13,18 +13,33 @@ def _debug_requested(argv):
         a == "--debug" or a.lower() in ("--debug=true", "--debug=1") for a in argv)
 
 
-def resolve(task, recipe_name, argv):
-    """(recipe, cfg) for a task; the recipe's ``prepare`` hook normalises model-specific keys."""
+def config_builder(recipe, task, argv):
+    """``build(layer=None) -> cfg``: the task's configuration (with a checkpoint's layer under the command line),
+    normalised by the recipe's ``prepare`` hook.  Without ``--config_path`` the data picks the YAML
+    (:func:`recipe_config`)."""
     from model_zoo.engine.config import ConfigSchema
+
+    schema = ConfigSchema(recipe.yaml_paths(), recipe.aliases)
+
+    def build(layer=None):
+        cfg = recipe_config(recipe, schema, argv, announce=layer is None, prog=f"{task}.py",
+                            description=f"{recipe.name} {task} ({recipe.description})", weights_layer=layer)
+        if recipe.prepare is not None:
+            recipe.prepare(cfg, task)
+        return cfg
+
+    return build
+
+
+def resolve(task, recipe_name, argv):
+    """(recipe, cfg) for a task; the weights the task starts from (``--pre_trained``, ``--resume FILE``,
+    ``--ckpt_file``) configure the network they describe (:mod:`model_zoo.engine.weights`)."""
+    from model_zoo.engine import weights
     from model_zoo.engine.registry import get_recipe
 
     recipe = get_recipe(recipe_name)
-    schema = ConfigSchema(recipe.yaml_paths(), recipe.aliases)
-    cfg = recipe_config(recipe, schema, argv, prog=f"{task}.py",
-                        description=f"{recipe.name} {task} ({recipe.description})")
-    if recipe.prepare is not None:
-        recipe.prepare(cfg, task)
-    return recipe, cfg
+    build = config_builder(recipe, task, argv)
+    return recipe, weights.configure(recipe, build(), task, build)
 
 
 def wanted_dataset(cfg):
@@ -46,10 +61,11 @@ def wanted_dataset(cfg):
     return None, ""
 
 
-def recipe_config(recipe, schema, argv, **kwargs):
-    """The recipe's configuration for ``argv``.  Without ``--config_path`` the data picks the YAML: the recipe's
-    ``config_for(cfg, dataset)`` names the YAML of the data set asked for (``--dataset``, or the layout of the data
-    given), and a data set with a fixed class count (CIFAR-10/100, MNIST) sets ``num_classes`` unless it is given."""
+def recipe_config(recipe, schema, argv, announce=True, **kwargs):
+    """The recipe's configuration for ``argv`` (``kwargs`` go to ``load_config``).  Without ``--config_path`` the
+    data picks the YAML: the recipe's ``config_for(cfg, dataset)`` names the YAML of the data set asked for
+    (``--dataset``, or the layout of the data given), and a data set with a fixed class count (CIFAR-10/100, MNIST)
+    sets ``num_classes`` unless it is given.  ``announce``: print the one line saying what was chosen."""
     from model_zoo.engine.config import load_config
     from model_zoo.engine.data import FIXED_DATASETS
 
@@ -74,13 +90,13 @@ def recipe_config(recipe, schema, argv, **kwargs):
         cfg.num_classes = classes
         cfg.sources["num_classes"] = why
         chosen.append(f"num_classes={classes}")
-    if chosen:
+    if chosen and announce:
         print(f"no --config_path: {', '.join(chosen)} (from {why or 'the flags given'})", flush=True)
     return cfg
 
 
 def export_task(recipe, cfg):
-    from model_zoo.engine import checkpoint as ckpt_io
+    from model_zoo.engine import weights
     from model_zoo.engine.config import parse_image_size
     from model_zoo.engine.device import get_backend
     from model_zoo.engine.errors import ConfigError
@@ -91,12 +107,12 @@ def export_task(recipe, cfg):
     backend.setup_context(cfg.mode, cfg.device_id, cfg.get("jit_level", ""))
     if not cfg.ckpt_file:
         raise ConfigError(f"export needs weights: pass {cfg.flag('ckpt_file')} PATH.ckpt")
-    params = ckpt_io.read(cfg.ckpt_file)
+    loaded = weights.for_path(recipe, cfg, cfg.ckpt_file)
     height, width = parse_image_size(cfg.image_size)
     batch = int(cfg.batch_size)
     fp16 = bool(cfg.get("export_fp16", False))
-    result = export_network(lambda: recipe.network(cfg, "test"), params, cfg.file_name, cfg.file_format,
-                            (max(batch, 1), 3, height, width), backend, float(cfg.export_tolerance),
+    result = export_network(lambda: weights.network(recipe, cfg, "test", loaded), None, cfg.file_name,
+                            cfg.file_format, (max(batch, 1), 3, height, width), backend, float(cfg.export_tolerance),
                             dynamic_batch=batch <= 0, fp16=fp16)
     diff = result["max_abs_diff"]
     check = "not checked" if diff is None else f"{diff:.3g} (max |output| {result['output_scale']:.3g})"
@@ -110,12 +126,14 @@ def export_task(recipe, cfg):
 
 
 def run(task, recipe_name, argv):
-    from model_zoo.engine import evaluate, trainer
+    from model_zoo.engine import evaluate, trainer, weights
 
     from model_zoo.engine import modelarts
 
     recipe, cfg = resolve(task, recipe_name, argv)
     modelarts.pre_process(cfg)
+    if cfg.get("enable_modelarts") and weights.attached(cfg) is None:  # the weights have just been synced here
+        cfg = weights.configure(recipe, cfg, task, rebuild=None)
     if task == "train":
         result = trainer.train(recipe, cfg)
     elif task == "eval":

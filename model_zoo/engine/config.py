@@ -4,7 +4,7 @@ Precedence (lowest first): the shared ``default_config.yaml`` < the model's YAML
 model YAML's ``device_overlay`` entry for the chosen device < command-line flags.  Each YAML may hold up to three
 documents, as upstream: values, help strings, choices.  Every scalar key becomes a ``--key`` flag typed from its
 YAML value (booleans accept True/False/1/0).  A recipe may declare *aliases* (upstream key -> engine key) so that
-``--epoch_size`` (InceptionV4) and ``--max_epoch`` (VGG) set the same value.  Unknown flags and keys are errors
+``--epoch_size`` and ``--max_epoch`` (two recipes' spellings) set the same value.  Unknown flags and keys are errors
 that name the closest valid key.
 """
 import argparse
@@ -187,8 +187,11 @@ def _split_known(parser, argv, schema):
 
 
 def load_config(schema, argv=None, default_config_path=None, prog="train.py", description="",
-                positionals=(), device_key="device_target", config_dirs=()):
-    """Resolve the configuration.  Returns a :class:`Config` with engine (canonical) keys."""
+                positionals=(), device_key="device_target", config_dirs=(), weights_layer=None):
+    """Resolve the configuration.  Returns a :class:`Config` with engine (canonical) keys.
+
+    ``weights_layer``: {key: value} set between the YAMLs and the command line (what a checkpoint's weights fix, see
+    :mod:`model_zoo.engine.weights`); its keys' source is 'checkpoint'."""
     argv = list(argv if argv is not None else os.sys.argv[1:])
     parser = schema.build_parser(prog, description, positionals)
     cli = _split_known(parser, argv, schema)
@@ -217,6 +220,9 @@ def load_config(schema, argv=None, default_config_path=None, prog="train.py", de
             layer = schema.translate(dev_values or {}, f"{config_path} {OVERLAY_KEY}.{dev_name}")
             cfg.update(layer)
             sources.update({key: f"{OVERLAY_KEY}.{dev_name}" for key in layer})
+    known_layer = {key: value for key, value in (weights_layer or {}).items() if key in schema.defaults}
+    cfg.update(known_layer)
+    sources.update({key: "checkpoint" for key in known_layer})
     for key, value in cli_values.items():
         if key in schema.choices and value not in schema.choices[key]:
             raise ConfigError(f"--{key}={value!r} is not one of {schema.choices[key]}")

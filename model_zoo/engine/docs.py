@@ -1,4 +1,4 @@
-"""Flag reference of a recipe, generated from its YAMLs: ``python -m model_zoo.engine.docs vgg19``.
+"""Flag reference of a recipe, generated from its YAMLs: ``python -m model_zoo.engine.docs RECIPE``.
 
 The model READMEs embed this table between ``<!-- flags:start`` and ``<!-- flags:end -->`` markers;
 ``python -m model_zoo.engine.docs --update`` refreshes every recipe's README (a test keeps them in step)."""
@@ -55,4 +55,6 @@ if __name__ == "__main__":
         for name in list_recipes():
             print(f"updated {update_readme(name)}")
     else:
-        print(flags_markdown(sys.argv[1] if len(sys.argv) > 1 else "vgg19"))
+        from model_zoo.engine.registry import list_recipes
+
+        print(flags_markdown(sys.argv[1] if len(sys.argv) > 1 else list_recipes()[0]))

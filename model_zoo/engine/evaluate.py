@@ -260,15 +260,14 @@ def evaluate(recipe, cfg):
         from model_zoo.engine.errors import ConfigError
 
         raise ConfigError(f"eval needs weights: pass {cfg.flag('pre_trained')} (a checkpoint file or a folder of them)")
-    from model_zoo.engine.weights_meta import apply_checkpoint_meta
+    from model_zoo.engine import weights
 
-    apply_checkpoint_meta(cfg, cfg.pre_trained, recipe.name)  # arch, classes, preprocessing recorded with the weights
+    # the configuration already holds what the (newest) checkpoint records or implies (cli.resolve)
     ctx = runtime.setup(cfg, "eval", output_root_key="log_path")
     logger = ctx.logger
     results = []
     for path in ckpt_io.checkpoints_in(cfg.pre_trained):
-        net = recipe.network(cfg, "test")
-        ckpt_io.load_into(net, path)
+        net = weights.network(recipe, cfg, "test", path, log=logger.info)
         logger.info(f"load model {path} success")
         dataset, predict, batch_size = eval_source(recipe, cfg, net, ctx.rank, ctx.group_size)
         classes = class_names(dataset, cfg)

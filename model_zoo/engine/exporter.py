@@ -4,7 +4,7 @@ MINDIR is reloaded with ``mindspore.load`` + ``nn.GraphCell``; ONNX runs through
 from a fresh network instance holding the same weights (MindSpore 2.10 fails on a second ONNX export of one
 Cell instance).  AIR is only written where the device backend supports it (Ascend).
 
-``fp16=True`` does what upstream DenseNet121's ``export.py`` does: ``network.add_flags_recursive(fp16=True)``
+``fp16=True`` does what an upstream recipe's ``export.py`` does: ``network.add_flags_recursive(fp16=True)``
 before the export, so the graph takes a float32 input, computes in float16 and outputs float16 (an Ascend 310
 app then writes float16 result files: ``postprocess --result_dtype float16``).  The self-check then compares the
 file with that float16 network, within :data:`FP16_TOLERANCE` (float16 keeps ~3 significant digits), and also
@@ -32,7 +32,7 @@ def _net_with_weights(build, params, fp16=False):
     if params is not None:
         ckpt_io.load_into(net, params)
     net.set_train(False)
-    if fp16:  # upstream DenseNet121 export.py: every cell computes in float16
+    if fp16:  # as an upstream export.py: every cell computes in float16
         net.add_flags_recursive(fp16=True)
     return net
 
@@ -54,7 +54,7 @@ def _forward(net, sample, fp16):
 def export_network(build, params, file_name, file_format, input_shape, backend, tolerance=1e-4,
                    dynamic_batch=False, verify=True, seed=0, fp16=False):
     """Export one network.  ``build()`` returns a fresh network; ``params`` its weights (dict) or None;
-    ``fp16`` exports it computing in float16 (as upstream DenseNet121).
+    ``fp16`` exports it computing in float16 (as an upstream recipe did).
 
     Returns dict(file, format, max_abs_diff, output_scale, fp16, tolerance, fp16_vs_fp32).  Raises ExportMismatch
     when the reloaded file disagrees with the (float16 when ``fp16``) network by more than

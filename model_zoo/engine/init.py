@@ -69,7 +69,7 @@ def batchnorm_defaults(net):
 
 
 def xavier_all_weights(net):
-    """Every trainable weight except beta/gamma/bias gets XavierUniform (upstream InceptionV4 train.py)."""
+    """Every trainable weight except beta/gamma/bias gets XavierUniform (an upstream recipe's train.py)."""
     for param in net.trainable_params():
         if not any(key in param.name for key in ("beta", "gamma", "bias")):
             _set(param, init.XavierUniform())

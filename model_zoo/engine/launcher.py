@@ -1,6 +1,6 @@
 """The one distributed launcher behind every model's ``scripts/run_*.sh``.
 
-    python -m model_zoo.engine.launcher train|eval --model vgg19 --device GPU --data DIR [--ckpt CKPT] [--nproc N]
+    python -m model_zoo.engine.launcher train|eval --model NAME --device GPU --data DIR [--ckpt CKPT] [--nproc N]
         [--launcher msrun|mpirun|rank_table|single] [--rank_table FILE] [--dry_run] [--background]
         [--master_addr A --master_port P --node_rank K --nnodes M --worker_num W --local_worker_num L]
         [--log_dir DIR] [--log_file FILE] [--visible_devices 0,1] [--device_start I] [--script PY]

@@ -20,7 +20,7 @@ def _piecewise(steps_per_epoch, max_epoch, warmup_epochs, warm, after):
 
 
 def multistep(lr, steps_per_epoch, max_epoch, milestones, gamma=0.1, warmup_epochs=0):
-    """'exponential' in the upstream YAMLs (VGG warmup_step_lr, DenseNet MultiStepLR): lr *= gamma at each
+    """'exponential' in the upstream YAMLs (their warmup_step_lr / MultiStepLR): lr *= gamma at each
     milestone epoch reached after the warm-up."""
     steps = sorted(int(m) * steps_per_epoch for m in milestones)
     return _piecewise(steps_per_epoch, max_epoch, warmup_epochs, lambda i, w: _warmup(lr, i, w),
@@ -35,7 +35,7 @@ def cosine_annealing(lr, steps_per_epoch, max_epoch, T_max, eta_min=0.0, warmup_
 
 
 def poly_step(lr_init, lr_max, steps_per_epoch, max_epoch, warmup_epochs=0, global_step=0):
-    """Upstream VGG 'step' (``lr_steps``): linear warm-up lr_init -> lr_max, then lr_max * (1 - p)^2."""
+    """Upstream 'step' (``lr_steps``): linear warm-up lr_init -> lr_max, then lr_max * (1 - p)^2."""
     values = _piecewise(steps_per_epoch, max_epoch, warmup_epochs,
                         lambda i, w: lr_init + (lr_max - lr_init) / w * i,
                         lambda i, w, t: max(0.0, lr_max * (1.0 - (i - w) / (t - w)) ** 2))
@@ -43,7 +43,7 @@ def poly_step(lr_init, lr_max, steps_per_epoch, max_epoch, warmup_epochs=0, glob
 
 
 def warmup_cosine_per_step(steps_per_epoch, total_epochs, lr_init, lr_end, lr_max, warmup_epochs, start_epoch=1):
-    """InceptionV4 ``generate_cosine_lr``: linear warm-up lr_init -> lr_max, then per-step cosine to lr_end."""
+    """Upstream ``generate_cosine_lr``: linear warm-up lr_init -> lr_max, then per-step cosine to lr_end."""
     values = _piecewise(steps_per_epoch, total_epochs, warmup_epochs,
                         lambda i, w: lr_init + (lr_max - lr_init) / w * (i + 1),
                         lambda i, w, t: (lr_max - lr_end) * 0.5 * (1.0 + math.cos(math.pi * (i - w) / max(1, t - w)))
@@ -52,8 +52,9 @@ def warmup_cosine_per_step(steps_per_epoch, total_epochs, lr_init, lr_end, lr_ma
 
 
 def by_name(cfg, steps_per_epoch, allowed=("step", "exponential", "cosine_annealing")):
-    """The upstream ``lr_scheduler`` switch (VGG19 and DenseNet share the formulas).  ``plateau`` (the VGG paper:
-    lr / 10 when the val accuracy stops improving) is a constant ``lr`` here; the trainer lowers it at run time."""
+    """The upstream ``lr_scheduler`` switch (the recipes that have it share the formulas).  ``plateau`` (the VGG
+    paper: lr / 10 when the val accuracy stops improving) is a constant ``lr`` here; the trainer lowers it at run
+    time."""
     from model_zoo.engine.config import parse_int_list
     from model_zoo.engine.errors import ConfigError
 

@@ -6,7 +6,7 @@ NO_DECAY_SUFFIXES = (".bias", ".gamma", ".beta")
 
 def param_groups(net, weight_decay, no_decay_suffixes=NO_DECAY_SUFFIXES):
     """Two groups: decayed weights and the rest with weight_decay 0.0 (explicitly, so the optimizer-level value
-    cannot leak into it: the upstream InceptionV4 bug)."""
+    cannot leak into it: an upstream recipe's bug)."""
     decay, no_decay = [], []
     for param in net.trainable_params():
         (no_decay if param.name.endswith(no_decay_suffixes) else decay).append(param)

@@ -1,4 +1,4 @@
-"""Registries: network builders (``create_model('vgg16_bn')``) and training recipes (``get_recipe('vgg19')``).
+"""Registries: network builders (``create_model(arch)``), training recipes (``get_recipe(name)``), weight maps.
 
 Model folders register themselves when imported; the engine finds them with :func:`discover`, which imports every
 sub-package of ``model_zoo`` other than the engine.  The engine never names a model folder.
@@ -17,6 +17,7 @@ from model_zoo.engine.errors import ConfigError
 _MODELS = {}
 _ALIASES = {}
 _RECIPES = {}
+_WEIGHTS = {}
 _DISCOVERED = {"done": False}
 
 
@@ -134,6 +135,20 @@ def get_recipe(name):
 def list_recipes():
     discover()
     return sorted(_RECIPES)
+
+
+def register_weights(recipe_name, maps):
+    """Declare what a model folder knows about its weights (its name maps, see :mod:`model_zoo.engine.weights`)."""
+    _WEIGHTS[recipe_name] = maps
+    return maps
+
+
+def weight_maps(recipe_name=None):
+    """The weight maps of one recipe (None when it has none), or {recipe: maps} of every recipe."""
+    discover()
+    if recipe_name is None:
+        return dict(_WEIGHTS)
+    return _WEIGHTS.get(recipe_name)
 
 
 def discover():

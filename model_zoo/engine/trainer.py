@@ -14,7 +14,7 @@ from mindspore.boost.grad_accumulation import gradient_accumulation_op, gradient
 from mindspore.common import dtype as mstype
 
 from model_zoo.engine import checkpoint as ckpt_io
-from model_zoo.engine import runtime
+from model_zoo.engine import runtime, weights
 from model_zoo.engine.callbacks import CheckpointSaver, StepCounter, TrainMonitor, TrainState
 from model_zoo.engine.config import save_config
 from model_zoo.engine.errors import CheckpointError, DeviceError, ZooError
@@ -166,14 +166,11 @@ class EvalDuringTraining:
 
 def checkpoint_metadata(recipe, cfg, dataset):
     """zoo_* entries written into every checkpoint: arch, recipe, class names, inference preprocessing."""
-    from model_zoo.engine.weights_meta import NETWORK_KEYS
+    from model_zoo.engine.weights import checkpoint_metadata as weights_metadata
 
     classes = getattr(dataset, "zoo_classes", None) or [str(i) for i in range(int(cfg.num_classes))]
-    meta = {"zoo_arch": str(cfg.arch or recipe.name), "zoo_recipe": recipe.name,
-            "zoo_classes": json.dumps(classes), "zoo_preprocess": json.dumps(ckpt_io.preprocess_meta(cfg))}
-    # network options the recipe has (head, transition_pool, has_bias ...): eval/predict rebuild the same network
-    meta.update({f"zoo_{key}": json.dumps(cfg[key]) for key in NETWORK_KEYS if key in cfg})
-    return meta
+    # with the recipe's network options (its weight maps' network_keys): eval/predict rebuild the same network
+    return weights_metadata(recipe.name, cfg, classes, ckpt_io.preprocess_meta(cfg))
 
 
 def _versions():
@@ -340,7 +337,8 @@ def plateau_callback(cfg, monitor, optimizer):
 
 def start_at_epoch(cfg, state, optimizer, steps, logger):
     """Upstream ``start_epoch``: the run begins at that epoch, the LR schedule at its first step (checkpoint names
-    continue from it); the weights come from ``--pre_trained`` (upstream ``resume`` loaded weights only)."""
+    continue from it); the weights come from ``--resume FILE`` (upstream's weights-only resume) or ``--pre_trained``.
+    A zoo training state (``--resume``) carries its own position instead."""
     import mindspore as ms
 
     epoch = int(cfg.get("start_epoch", 1) or 1)
@@ -382,7 +380,8 @@ def train(recipe, cfg):
                 f"{ctx.group_size} rank(s), {steps_per_epoch} steps/epoch, amp {amp_level})")
     net = recipe.network(cfg, "train")
     if cfg.pre_trained:
-        ckpt_io.load_into(net, cfg.pre_trained, what="--pre_trained checkpoint")
+        weights.into(net, recipe, cfg, cfg.pre_trained, what="--pre_trained checkpoint", fine_tune=True,
+                     log=logger.info)
         logger.info(f"load model {cfg.pre_trained} success")
     lr = recipe.lr(cfg, steps_per_epoch // steps)  # one value per optimizer step
     plateau = cfg.get("lr_scheduler") == "plateau"
@@ -394,6 +393,12 @@ def train(recipe, cfg):
 
     state = TrainState(steps_per_epoch, int(cfg.max_epoch))
     resume_path = find_resume_checkpoint(cfg, logger) if cfg.resume else None
+    if resume_path is not None and str(cfg.resume).lower() != "auto" and \
+            not weights.for_path(recipe, cfg, resume_path).training_state:
+        logger.info(f"note: --resume {resume_path} is not a zoo training state (no optimizer state and epoch/step of "
+                    f"this zoo): starting from its weights at epoch 1")
+        weights.into(net, recipe, cfg, resume_path, what="--resume checkpoint", log=logger.info)
+        resume_path = None
     if resume_path is not None:
         state.resume_at(restore(model.train_network, resume_path))
         logger.info(f"resumed from {resume_path}: epoch {state.epoch} step {state.step_in_epoch} "

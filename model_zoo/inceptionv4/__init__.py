@@ -1,2 +1,2 @@
 """InceptionV4 (ModelZoo inceptionv4 recipe): registers inception_v4."""
-from model_zoo.inceptionv4 import recipe  # noqa: F401  (registration side effect)
+from model_zoo.inceptionv4 import recipe, weights  # noqa: F401  (registration side effect)

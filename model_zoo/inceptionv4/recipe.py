@@ -31,7 +31,8 @@ def prepare(cfg, task):
 
 
 def network(cfg, phase):
-    net = inceptionv4.InceptionV4(num_classes=int(cfg.num_classes), head=cfg.head)
+    net = inceptionv4.InceptionV4(num_classes=int(cfg.num_classes), head=cfg.head, bn_eps=float(cfg.bn_eps),
+                                  bn_momentum=float(cfg.bn_momentum))
     return initialize(net)
 
 

@@ -12,10 +12,13 @@ Deliberate choices:
 * ``transition_pool``: the upstream DenseNet121 uses ``MaxPool2d(2, 2)`` in its transitions; the paper,
   torchvision and timm use ``AvgPool2d(2, 2)``.  :func:`densenet121` defaults to ``'max'`` (upstream);
   pass ``'avg'`` to load torchvision/timm weights.  The CIFAR DenseNet100 uses average pooling (upstream too).
-* Stem pool: torchvision semantics ``MaxPool2d(3, 2, padding=1)`` (upstream used ``pad_mode='same'``, which pads
-  only bottom/right and therefore picks different windows).  MindSpore's ``MaxPool2d(pad_mode='pad')`` runs as
-  ``MaxPool3DWithArgmax``, which the ONNX exporter rejects, so the pool is an explicit zero ``nn.Pad`` followed by
-  a valid pool.  Zero padding equals torch's ``-inf`` padding here because the pool follows a ReLU (inputs >= 0).
+* ``stem_pool``: the 3x3/2 stem max-pool of the ImageNet models.  ``'same'`` (upstream, the default) is
+  MindSpore's ``MaxPool2d(pad_mode='same')``: TensorFlow SAME padding, which for an even input size pads only the
+  bottom and right (one row/column), so its windows differ from torchvision's.  ``'symmetric'`` is torchvision's
+  and timm's ``MaxPool2d(3, 2, padding=1)`` (:class:`StemMaxPool`); use it for their weights.  The two outputs
+  differ by about 10% of their scale.  Both export to ONNX (MindSpore's ``MaxPool2d(pad_mode='pad')`` runs as
+  ``MaxPool3DWithArgmax``, which the exporter rejects, so ``'symmetric'`` is an explicit zero ``nn.Pad`` followed
+  by a valid pool; zero padding equals torch's ``-inf`` padding because the pool follows a ReLU).
 * Global pooling is ``ops.mean(x, (2, 3))``: ``nn.AdaptiveAvgPool2d`` cannot be exported to ONNX in MindSpore 2.10.
 * BatchNorm: eps 1e-5, MindSpore momentum 0.9 (== torch momentum 0.1), i.e. the torch and MindSpore defaults.
 
@@ -35,6 +38,7 @@ from mindspore import nn, ops
 BN_EPS = 1e-5
 BN_MOMENTUM = 0.9  # MindSpore convention: moving = momentum * moving + (1 - momentum) * batch
 TRANSITION_POOLS = ("max", "avg")
+STEM_POOLS = ("same", "symmetric")
 
 
 def _bn(channels):
@@ -141,13 +145,14 @@ class Transition(nn.SequentialCell):
         ]))
 
 
-def _stem(num_init_features, growth_rate):
+def _stem(num_init_features, growth_rate, stem_pool="same"):
     """ImageNet stem (7x7/2 conv, BN, ReLU, 3x3/2 max-pool) or, without ``num_init_features``, the CIFAR stem."""
     if num_init_features is None:
         channels = 2 * growth_rate
         return [("conv0", _conv(3, channels, 3)), ("norm0", _bn(channels)), ("relu0", nn.ReLU())], channels
+    pool = nn.MaxPool2d(3, 2, pad_mode="same") if stem_pool == "same" else StemMaxPool(3, 2, 1)
     return [("conv0", _conv(3, num_init_features, 7, stride=2)), ("norm0", _bn(num_init_features)),
-            ("relu0", nn.ReLU()), ("pool0", StemMaxPool(3, 2, 1))], num_init_features
+            ("relu0", nn.ReLU()), ("pool0", pool)], num_init_features
 
 
 class DenseNet(nn.Cell):
@@ -162,14 +167,17 @@ class DenseNet(nn.Cell):
         drop_rate (float): dropout probability after each dense layer. Default 0.
         num_classes (int): classifier outputs.
         transition_pool (str): ``'max'`` or ``'avg'`` pooling in the transitions.
+        stem_pool (str): ``'same'`` (upstream) or ``'symmetric'`` (torchvision, timm) stem max-pool padding.
     """
 
     def __init__(self, growth_rate, block_config, num_init_features=None, bn_size=4, drop_rate=0.0,
-                 num_classes=1000, transition_pool="avg"):
+                 num_classes=1000, transition_pool="avg", stem_pool="same"):
         super().__init__()
         if transition_pool not in TRANSITION_POOLS:
             raise ValueError(f"transition_pool must be one of {TRANSITION_POOLS}, got {transition_pool!r}")
-        layers, channels = _stem(num_init_features, growth_rate)
+        if stem_pool not in STEM_POOLS:
+            raise ValueError(f"stem_pool must be one of {STEM_POOLS}, got {stem_pool!r}")
+        layers, channels = _stem(num_init_features, growth_rate, stem_pool)
         for i, num_layers in enumerate(block_config):
             block = DenseBlock(num_layers, channels, bn_size, growth_rate, drop_rate)
             layers.append((f"denseblock{i + 1}", block))
@@ -188,23 +196,26 @@ class DenseNet(nn.Cell):
 
 
 def densenet121(num_classes=1000, transition_pool="max", **kwargs):
-    """DenseNet-121 (k=32, blocks 6/12/24/16); upstream max-pool transitions by default."""
+    """DenseNet-121 (k=32, blocks 6/12/24/16); upstream max-pool transitions and stem pool by default."""
     return DenseNet(32, (6, 12, 24, 16), 64, num_classes=num_classes, transition_pool=transition_pool, **kwargs)
 
 
-def densenet161(num_classes=1000, transition_pool="avg", **kwargs):
-    """DenseNet-161 (k=48, blocks 6/12/36/24, stem 96)."""
-    return DenseNet(48, (6, 12, 36, 24), 96, num_classes=num_classes, transition_pool=transition_pool, **kwargs)
+def densenet161(num_classes=1000, transition_pool="avg", stem_pool="symmetric", **kwargs):
+    """DenseNet-161 (k=48, blocks 6/12/36/24, stem 96); torchvision numerics by default."""
+    return DenseNet(48, (6, 12, 36, 24), 96, num_classes=num_classes, transition_pool=transition_pool,
+                    stem_pool=stem_pool, **kwargs)
 
 
-def densenet169(num_classes=1000, transition_pool="avg", **kwargs):
-    """DenseNet-169 (k=32, blocks 6/12/32/32)."""
-    return DenseNet(32, (6, 12, 32, 32), 64, num_classes=num_classes, transition_pool=transition_pool, **kwargs)
+def densenet169(num_classes=1000, transition_pool="avg", stem_pool="symmetric", **kwargs):
+    """DenseNet-169 (k=32, blocks 6/12/32/32); torchvision numerics by default."""
+    return DenseNet(32, (6, 12, 32, 32), 64, num_classes=num_classes, transition_pool=transition_pool,
+                    stem_pool=stem_pool, **kwargs)
 
 
-def densenet201(num_classes=1000, transition_pool="avg", **kwargs):
-    """DenseNet-201 (k=32, blocks 6/12/48/32)."""
-    return DenseNet(32, (6, 12, 48, 32), 64, num_classes=num_classes, transition_pool=transition_pool, **kwargs)
+def densenet201(num_classes=1000, transition_pool="avg", stem_pool="symmetric", **kwargs):
+    """DenseNet-201 (k=32, blocks 6/12/48/32); torchvision numerics by default."""
+    return DenseNet(32, (6, 12, 48, 32), 64, num_classes=num_classes, transition_pool=transition_pool,
+                    stem_pool=stem_pool, **kwargs)
 
 
 def densenet100(num_classes=10, transition_pool="avg", **kwargs):

@@ -14,7 +14,7 @@ Commands (every flag of the recipe's YAML is accepted too, e.g. ``--config_path`
   (onnxruntime) over a folder of images or ``.bin`` batches -> ``result_Files/<name>_0.bin`` (float32 outputs, or
   float16 with ``--result_dtype float16``) and ``time_Result/test_perform_static.txt``.
 * ``postprocess`` result files + labels -> top-1 / top-5, printed with the recipe's ``eval.py`` lines
-  (``--result_dtype float16`` for the results of a graph exported with ``--export_fp16``, as upstream DenseNet121).
+  (``--result_dtype float16`` for the results of a graph exported with ``--export_fp16``, as an upstream recipe did).
 * ``predict``     top-k labels and probabilities of images from a checkpoint, MINDIR or ONNX.
 * ``eval_onnx``   ``eval.py`` on an exported ONNX (or MINDIR) file, same lines.
 * ``quantize``    static int8 quantisation of an ONNX file (onnxruntime), calibrated on images covering every

@@ -1,6 +1,6 @@
 """Inference benchmark: the same weights as a MindSpore network, MINDIR, ONNX and int8 ONNX.
 
-    python -m model_zoo.benchmark_infer --model vgg19 --arch vgg16_bn --batch_size 8 --threads 2 --warmup 3 \
+    python -m model_zoo.benchmark_infer --model NAME --arch ARCH --batch_size 8 --threads 2 --warmup 3 \
         --iters 20 [--ckpt_file X.ckpt] [--data_dir DIGITS --num_classes 10 --image_size 32,32]
 
 Without a checkpoint the network keeps its initial weights (latency only).  The MINDIR and ONNX files are exported
@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 
-from model_zoo.engine import checkpoint as ckpt_io
 from model_zoo.engine.config import parse_image_size
 from model_zoo.engine.deploy import common
 from model_zoo.engine.deploy.onnx_eval import evaluate_model
@@ -76,21 +75,15 @@ def benchmark(recipe, cfg):
     import mindspore as ms
 
     formats = _formats(cfg.bench_formats)
-    weights = common.given(cfg, "ckpt_file") or common.given(cfg, "pre_trained")
-    params = None
-    if weights:
-        params = ckpt_io.read(weights)
-        common.apply_metadata(cfg, ckpt_io.metadata(params), recipe.name)
+    weights = common.given_checkpoint(cfg)  # it configured the network already (common.resolve)
     height, width = parse_image_size(cfg.image_size)
     batch = int(cfg.batch_size)
     if batch <= 0:
         raise ConfigError("--batch_size must be positive for the benchmark")
     shape = (batch, 3, height, width)
-    net = recipe.network(cfg, "test")
-    if params is not None:
-        ckpt_io.load_into(net, params)
-    else:  # every format gets these very (initial) weights
-        params = {p.name: ms.Parameter(ms.Tensor(p.asnumpy()), name=p.name) for p in net.get_parameters()}
+    net = common.checkpoint_network(recipe, cfg, weights)[0] if weights else recipe.network(cfg, "test")
+    # every format gets these very weights (the checkpoint's, or the network's initial ones)
+    params = {p.name: ms.Parameter(ms.Tensor(p.asnumpy()), name=p.name) for p in net.get_parameters()}
     net.set_train(False)
     arch = str(cfg.get("arch") or recipe.name)
     folder = Path(cfg.bench_dir) if cfg.bench_dir else Path(tempfile.mkdtemp(prefix="zoo_bench_"))

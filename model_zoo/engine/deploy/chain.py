@@ -1,7 +1,7 @@
 """The upstream 310 offline-inference chain: preprocess -> infer -> postprocess.
 
-* ``preprocess``: ImageNet layout -> ``imagenet_label.json`` ({file name: class index}, VGG) and
-  ``imagenet_label.txt`` (``img_id:label`` lines, DenseNet / InceptionV4 ``imgid2label.py``), class index = sorted
+* ``preprocess``: ImageNet layout -> ``imagenet_label.json`` ({file name: class index}, one upstream
+  recipe) and ``imagenet_label.txt`` (``img_id:label`` lines, the others' ``imgid2label.py``), class index = sorted
   class-folder order; CIFAR-10 -> the eval batches, already transformed, as
   ``00_data/<MODEL>_data_bs<B>_<i>.bin`` (float32 NCHW) and ``cifar10_label_ids.npy``.
 * ``infer``: what ``ascend310_infer/out/main`` does, on any device MindSpore or onnxruntime runs on: every image of
@@ -13,7 +13,7 @@
 * ``postprocess``: result files + labels -> top-1 / top-5, printed with the recipe's ``eval.py`` lines, then the
   upstream ``Top1 acc:`` / ``Top5 acc:`` lines.  ``--result_dtype`` says how the result files are stored: float32
   (this runner's default) or float16 (an Ascend 310 app running a graph exported with ``--export_fp16``, as
-  upstream DenseNet121's postprocess reads them).
+  an upstream recipe's postprocess reads them).
 """
 import json
 import re
@@ -56,6 +56,10 @@ def _image_stem(name):
 def preprocess(recipe, cfg):
     out = Path(cfg.result_path or "./preprocess_Result/")
     out.mkdir(parents=True, exist_ok=True)
+    model = common.model_path(cfg, required=False)  # the batches are made at the size the model takes
+    size = common.exported_image_size(model) if model is not None else None
+    if size and cfg.sources.get("image_size") != "command line":
+        cfg.image_size = f"{size[0]},{size[1]}"
     if cfg.dataset == "cifar10":
         batch = _eval_batch(cfg)
         bins = out / "00_data"
@@ -211,7 +215,7 @@ def _check_finite(outputs, dtype, where):
 
 
 def _batch_number(path):
-    """'VGG19_data_bs64_12_0.bin' -> 12 (preprocess numbers the batches; sort them numerically)."""
+    """'<MODEL>_data_bs64_12_0.bin' -> 12 (preprocess numbers the batches; sort them numerically)."""
     match = re.search(r"_(\d+)_0\.bin$", path.name)
     return int(match.group(1)) if match else -1
 

@@ -14,8 +14,13 @@ COMMANDS = {
     "quantize": ("quantize", "quantize"),
     "benchmark": ("benchmark", "benchmark"),
 }
-USAGE = ("usage: python -m model_zoo.engine.deploy {" + ",".join(COMMANDS) + "} --model {vgg19,densenet121,"
-         "inceptionv4} [--key=value ...] [IMAGES ...]")
+
+
+def usage():
+    from model_zoo.engine.registry import list_recipes
+
+    return (f"usage: python -m model_zoo.engine.deploy {{{','.join(COMMANDS)}}} --model {{{','.join(list_recipes())}}} "
+            f"[--key=value ...] [IMAGES ...]")
 
 
 def run(command, recipe_name, argv):
@@ -55,10 +60,12 @@ def module_main(argv=None):
     """``python -m model_zoo.engine.deploy COMMAND --model NAME ...``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
-        print(USAGE, file=sys.stderr)
+        print(usage(), file=sys.stderr)
         return 2
     model, rest = split_model(argv[1:])
     if not model:
-        print(f"error: {argv[0]} needs --model NAME (the recipe: vgg19, densenet121 or inceptionv4)", file=sys.stderr)
+        from model_zoo.engine.registry import list_recipes
+
+        print(f"error: {argv[0]} needs --model NAME (the recipe: {', '.join(list_recipes())})", file=sys.stderr)
         return 2
     return main(argv[0], model, rest)

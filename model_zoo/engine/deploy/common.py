@@ -39,7 +39,7 @@ DEPLOY_HELPS = {
     "result_dir": "postprocess: folder of <name>_0.bin result files (default ./result_Files)",
     "label_dir": "postprocess: imagenet_label.json / img_id:label file / cifar10_label_ids.npy",
     "result_dtype": "infer/postprocess: number type of the result_Files: float32, or float16 (what an Ascend 310 app "
-                    "writes for a graph exported with --export_fp16, as upstream DenseNet121's)",
+                    "writes for a graph exported with --export_fp16, as an upstream recipe's)",
     "infer_out_dir": "infer: folder receiving result_Files/ and time_Result/",
     "class_names": "predict: file with one class name per line (default: the checkpoint's, or ImageNet-1k's)",
     "top_k": "predict: how many classes to show per image",
@@ -81,13 +81,21 @@ def resolve(task, recipe_name, argv, positionals=(), phase="eval"):
     for key, text in DEPLOY_HELPS.items():
         schema.helps.setdefault(key, text)
     schema.choices.setdefault("result_dtype", list(RESULT_DTYPES))
-    cfg = recipe_config(recipe, schema, argv, prog=f"{task}.py",
-                        description=f"{recipe.name} {task} ({recipe.description})", positionals=positionals)
-    if recipe.prepare is not None:
-        recipe.prepare(cfg, phase)
-    if cfg.sources.get("data_path") == "command line" and cfg.sources.get("data_dir") != "command line":
-        cfg.data_dir = cfg.data_path  # upstream InceptionV4 run_onnx_eval.sh passes --data_path
-    return recipe, cfg
+    def build(layer=None):
+        cfg = recipe_config(recipe, schema, argv, announce=layer is None, prog=f"{task}.py",
+                            description=f"{recipe.name} {task} ({recipe.description})", positionals=positionals,
+                            weights_layer=layer)
+        if recipe.prepare is not None:
+            recipe.prepare(cfg, phase)
+        if cfg.sources.get("data_path") == "command line" and cfg.sources.get("data_dir") != "command line":
+            cfg.data_dir = cfg.data_path  # an upstream run_onnx_eval.sh passes --data_path
+        return cfg
+
+    from model_zoo.engine import weights
+
+    cfg = build()
+    path = given_checkpoint(cfg)
+    return recipe, (weights.configure(recipe, cfg, "eval", build, path=path) if path else cfg)
 
 
 def run_guarded(function, argv):
@@ -122,6 +130,16 @@ def model_path(cfg, allow_checkpoint=False, required=True):
 
 def is_checkpoint(path):
     return Path(path).suffix.lower() not in MODEL_SUFFIXES
+
+
+def given_checkpoint(cfg):
+    """The weight file named on the command line (``--ckpt_file`` / ``--pre_trained``, or a checkpoint given as
+    ``--model_file``), or None."""
+    for key in ("ckpt_file", "pre_trained", "model_file"):
+        value = given(cfg, key)
+        if value and is_checkpoint(value):
+            return Path(str(value))
+    return None
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -182,15 +200,7 @@ class ExportedModel:
 
     def _load_mindir(self, cfg):
         # parse the protobuf first: a damaged file then gives our one line instead of MindSpore's CRITICAL log
-        from mindspore.train import mind_ir_pb2
-
-        proto = mind_ir_pb2.ModelProto()
-        try:
-            proto.ParseFromString(self.path.read_bytes())
-            dims = list(proto.graph.input[0].tensor[0].dims)
-        except Exception as exc:  # protobuf DecodeError, or no graph input
-            raise ZooError(f"{self.path} is not a valid MINDIR model ({first_line(exc)}); export it again") from None
-        self.input_shape = tuple(int(d) if d > 0 else None for d in dims)
+        self.input_shape = mindir_input_shape(self.path)
         import mindspore as ms
         from mindspore import nn
 
@@ -233,25 +243,46 @@ class ExportedModel:
         return np.concatenate(outputs)
 
 
+def mindir_input_shape(path):
+    """The input shape a MINDIR file fixes (None for dynamic dimensions), read from its protobuf alone."""
+    from mindspore.train import mind_ir_pb2
+
+    proto = mind_ir_pb2.ModelProto()
+    try:
+        proto.ParseFromString(Path(path).read_bytes())
+        dims = list(proto.graph.input[0].tensor[0].dims)
+    except Exception as exc:  # protobuf DecodeError, or no graph input
+        raise ZooError(f"{path} is not a valid MINDIR model ({first_line(exc)}); export it again") from None
+    return tuple(int(d) if d > 0 else None for d in dims)
+
+
+def exported_image_size(path):
+    """(H, W) an exported MINDIR / ONNX file fixes, or None (dynamic, or not an exported file)."""
+    path = Path(path)
+    if path.suffix.lower() == ".mindir":
+        shape = mindir_input_shape(path)
+    elif path.suffix.lower() == ".onnx":
+        import onnx
+
+        try:
+            dims = onnx.load(str(path), load_external_data=False).graph.input[0].type.tensor_type.shape.dim
+        except Exception as exc:  # onnx raises its own exception types
+            raise ZooError(f"{path} is not a valid ONNX model ({first_line(exc)}); export it again") from None
+        shape = tuple(d.dim_value or None for d in dims)
+    else:
+        return None
+    return tuple(shape[2:4]) if len(shape) == 4 and shape[2] and shape[3] else None
+
+
 def checkpoint_network(recipe, cfg, path):
-    """(network with the checkpoint's weights, its zoo metadata); the metadata configures ``cfg`` first."""
-    from model_zoo.engine import checkpoint as ckpt_io
+    """(network with the checkpoint's weights, its zoo metadata); the configuration was made from them
+    (:func:`resolve`), exactly as eval.py's."""
+    from model_zoo.engine import weights
 
-    params = ckpt_io.read(path)
-    meta = ckpt_io.metadata(params)
-    apply_metadata(cfg, meta, recipe.name)
-    net = recipe.network(cfg, "test")
-    ckpt_io.load_into(net, params)
+    loaded = weights.for_path(recipe, cfg, path)
+    net = weights.network(recipe, cfg, "test", loaded)
     net.set_train(False)
-    return net, meta
-
-
-def apply_metadata(cfg, meta, recipe_name):
-    """Let the checkpoint's ``zoo_*`` entries (arch, classes, network options, input size, eval resize and
-    normalisation) fill the configuration where the command line is silent, exactly as eval.py does."""
-    from model_zoo.engine.weights_meta import apply_meta
-
-    return apply_meta(cfg, meta, recipe_name)
+    return net, loaded.meta
 
 
 def network_function(net):
@@ -338,7 +369,7 @@ def checked_images(paths, root, policy="fail"):
 # ---------------------------------------------------------------------------------------------------------------
 
 def looks_like_log_probs(outputs, tol=1e-3):
-    """True when every row is already log-probabilities (the upstream InceptionV4 head ends in LogSoftmax)."""
+    """True when every row is already log-probabilities (an upstream head that ends in LogSoftmax)."""
     outputs = np.asarray(outputs, dtype=np.float64)
     if outputs.size == 0 or outputs.max() > tol:
         return False

@@ -145,7 +145,8 @@ def steps(job, model, app_template, model_dir):
     plan = []
     if job.preprocess:
         plan.append(("preprocess", deploy + ["preprocess", "--model", model] + common + [
-            f"--data_dir={job.data}", "--result_path=./preprocess_Result/"], "preprocess.log"))
+            f"--data_dir={job.data}", "--result_path=./preprocess_Result/", f"--model_file={job.model_file}"],
+                     "preprocess.log"))
     app = model_dir / "ascend310_infer" / "out" / "main"
     from model_zoo.engine.device import get_backend
 

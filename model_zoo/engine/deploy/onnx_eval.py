@@ -1,4 +1,4 @@
-"""``eval_onnx.py`` (upstream DenseNet / InceptionV4): ``eval.py`` on an exported file instead of a checkpoint.
+"""``eval_onnx.py`` (as two upstream recipes ship it): ``eval.py`` on an exported file instead of a checkpoint.
 
 The data go through the recipe's own eval pipeline (the very dataset ``eval.py`` reads) and the counts through
 ``evaluate.count_topk``; the recipe prints its ``eval.py`` lines.  The model is ``--model_file`` (or the upstream

@@ -1,7 +1,7 @@
 """Prediction: ``predict.py --ckpt_file X.ckpt IMAGE_OR_FOLDER ...`` (or ``--model_file X.mindir|X.onnx``).
 
 Prints the top-k classes of every image with their probabilities (softmax of the logits, or exp of the
-log-probabilities the upstream InceptionV4 head outputs), named by the checkpoint's class folders, a
+log-probabilities an upstream LogSoftmax head outputs), named by the checkpoint's class folders, a
 ``--class_names`` file or, for 1000 outputs, the ImageNet-1k names shipped in ``model_zoo/data``.  The images go
 through the recipe's eval transform (sizes from the model file, checkpoint metadata or flags).
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from model_zoo.engine import checkpoint as ckpt_io
+from model_zoo.engine import weights
 from model_zoo.engine.deploy import common, labels
 from model_zoo.engine.errors import ConfigError, DataError
 
@@ -22,18 +22,15 @@ def load_model(recipe, cfg):
     """(numpy function, checkpoint metadata, log-probabilities flag or None (= detect), exported model or None,
     description) of the model the flags name."""
     source = common.model_path(cfg, allow_checkpoint=True)
-    weights = common.given(cfg, "ckpt_file") or common.given(cfg, "pre_trained")
-    meta = {}
     if common.is_checkpoint(source):
         common.setup_device(cfg)
         net, meta = common.checkpoint_network(recipe, cfg, source)
         log_probs = True if getattr(net, "head_type", None) == "upstream" else None
         return common.network_function(net), meta, log_probs, None, f"checkpoint {source}"
-    if weights and common.is_checkpoint(weights):  # an exported file plus its checkpoint: names, preprocessing
-        meta = ckpt_io.metadata(weights)
-        common.apply_metadata(cfg, meta, recipe.name)
+    # an exported file plus its checkpoint: the checkpoint configured names and preprocessing (common.resolve)
+    loaded = weights.attached(cfg)
     model = common.ExportedModel(source, cfg)
-    return model, meta, None, model, f"{model.kind.upper()} {source}"
+    return model, loaded.meta if loaded else {}, None, model, f"{model.kind.upper()} {source}"
 
 
 def expand_inputs(inputs, policy="fail"):

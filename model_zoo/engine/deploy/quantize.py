@@ -111,7 +111,7 @@ def quantize_file(source, target, batches, per_channel=True):
         prepared = _at_least_opset(prepared, Path(tmp) / "opset.onnx", QDQ_OPSET)
         root = logging.getLogger()
         level = root.level
-        root.setLevel(logging.ERROR)  # one warning per BatchNorm weight that per-channel cannot split, e.g. DenseNet
+        root.setLevel(logging.ERROR)  # one warning per BatchNorm weight that per-channel cannot split (hundreds)
         try:
             quantize_static(str(prepared), str(target), reader, quant_format=QuantFormat.QDQ,
                             per_channel=bool(per_channel), activation_type=QuantType.QUInt8,

@@ -1,12 +1,11 @@
 """Inception-v4 (Szegedy et al. 2016, "Inception-v4, Inception-ResNet and the Impact of Residual Connections")
 as a MindSpore cell: stem (Mixed3a/4a/5a), 4x InceptionA, ReductionA, 7x InceptionB, ReductionB, 3x InceptionC.
 
-Every convolution is ``BasicConv`` = Conv2d (no bias) + BatchNorm2d + ReLU.  BatchNorm eps is 0.001, as timm's
-``inception_v4`` (so a converted timm checkpoint gives the same logits); the upstream ``Conv2dBnAct`` used eps 1e-5.
-BatchNorm momentum is MindSpore 0.9 (== torch 0.1, the torch/timm default) rather than the upstream
-``Conv2dBnAct`` default 0.997: with 0.997 the moving statistics average over ~330 steps, so in short or
-small-data runs (and on CPU) the eval-mode statistics lag far behind the weights; 0.9 also keeps training
-behaviour identical to a timm/torch run.  The value is the module constant ``BN_MOMENTUM``.
+Every convolution is ``BasicConv`` = Conv2d (no bias) + BatchNorm2d + ReLU.  Its BatchNorm eps and momentum are
+network options (``bn_eps``, ``bn_momentum``): the upstream ``Conv2dBnAct`` uses eps 1e-5 and MindSpore momentum
+0.997 (the defaults here and in the recipe YAMLs); timm's ``inception_v4`` uses eps 1e-3 and torch momentum 0.1
+(MindSpore 0.9), which weights converted from timm record so that they give timm's logits.  With 0.997 the moving
+statistics average over ~330 steps, so in very short runs the eval-mode statistics lag behind the weights.
 
 ONNX-safe construction (MindSpore 2.10 exporter pitfalls):
 
@@ -45,8 +44,8 @@ no timm counterpart.  Rule for a timm converter: same key, ``weight->gamma``, ``
 from mindspore import nn, ops
 from mindspore.common.initializer import XavierUniform
 
-BN_EPS = 1e-3
-BN_MOMENTUM = 0.9
+BN_EPS = 1e-5        # upstream Conv2dBnAct (timm: 1e-3)
+BN_MOMENTUM = 0.997  # upstream Conv2dBnAct, MindSpore convention (timm: torch 0.1 == MindSpore 0.9)
 NUM_FEATURES = 1536
 HEADS = ("upstream", "reference")
 DEFAULT_DROPOUT = {"reference": 0.2, "upstream": 0.8}
@@ -56,7 +55,7 @@ MIN_INPUT_SIZE = 75
 
 
 class BasicConv(nn.Cell):
-    """Conv2d (no bias) -> BatchNorm2d(eps 1e-3) -> ReLU; sub-cells ``conv``, ``bn``, ``act``.
+    """Conv2d (no bias) -> BatchNorm2d(eps, momentum) -> ReLU; sub-cells ``conv``, ``bn``, ``act``.
 
     Padding: square kernels take ``padding`` (0 = valid, 1 = symmetric pad); non-square kernels are always
     ``pad_mode='same'`` (stride 1), the ONNX-safe form of their symmetric padding.
@@ -67,9 +66,11 @@ class BasicConv(nn.Cell):
         kernel_size (int | tuple[int, int]): kernel size.
         stride (int): stride. Default 1.
         padding (int): symmetric padding for square kernels. Default 0.
+        eps (float): BatchNorm eps. Default :data:`BN_EPS`.
+        momentum (float): BatchNorm momentum (MindSpore convention). Default :data:`BN_MOMENTUM`.
     """
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, eps=BN_EPS, momentum=BN_MOMENTUM):
         super().__init__()
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
         if kh != kw:
@@ -79,16 +80,16 @@ class BasicConv(nn.Cell):
         else:
             pad = {"pad_mode": "pad", "padding": padding} if padding else {"pad_mode": "valid"}
         self.conv = nn.Conv2d(in_channels, out_channels, (kh, kw), stride=stride, has_bias=False, **pad)
-        self.bn = nn.BatchNorm2d(out_channels, eps=BN_EPS, momentum=BN_MOMENTUM)
+        self.bn = nn.BatchNorm2d(out_channels, eps=eps, momentum=momentum)
         self.act = nn.ReLU()
 
     def construct(self, x):
         return self.act(self.bn(self.conv(x)))
 
 
-def _chain(*specs):
-    """SequentialCell of BasicConvs from ``(in, out, kernel[, stride[, padding]])`` tuples."""
-    return nn.SequentialCell([BasicConv(*spec) for spec in specs])
+def _chain(bn, *specs):
+    """SequentialCell of BasicConvs from ``(in, out, kernel[, stride[, padding]])`` tuples; ``bn``: eps/momentum."""
+    return nn.SequentialCell([BasicConv(*spec, **bn) for spec in specs])
 
 
 def _avg_pool():
@@ -102,10 +103,10 @@ def _max_pool():
 class Mixed3a(nn.Cell):
     """Stem step: [3x3/2 max-pool | 3x3/2 conv 64->96] -> 160 channels."""
 
-    def __init__(self):
+    def __init__(self, **bn):
         super().__init__()
         self.maxpool = _max_pool()
-        self.conv = BasicConv(64, 96, 3, stride=2)
+        self.conv = BasicConv(64, 96, 3, stride=2, **bn)
 
     def construct(self, x):
         return ops.cat((self.maxpool(x), self.conv(x)), 1)
@@ -114,10 +115,10 @@ class Mixed3a(nn.Cell):
 class Mixed4a(nn.Cell):
     """Stem step: [1x1, 3x3] | [1x1, 1x7, 7x1, 3x3] -> 192 channels (valid 3x3: spatial -2)."""
 
-    def __init__(self):
+    def __init__(self, **bn):
         super().__init__()
-        self.branch0 = _chain((160, 64, 1), (64, 96, 3))
-        self.branch1 = _chain((160, 64, 1), (64, 64, (1, 7)), (64, 64, (7, 1)), (64, 96, 3))
+        self.branch0 = _chain(bn, (160, 64, 1), (64, 96, 3))
+        self.branch1 = _chain(bn, (160, 64, 1), (64, 64, (1, 7)), (64, 64, (7, 1)), (64, 96, 3))
 
     def construct(self, x):
         return ops.cat((self.branch0(x), self.branch1(x)), 1)
@@ -126,9 +127,9 @@ class Mixed4a(nn.Cell):
 class Mixed5a(nn.Cell):
     """Stem step: [3x3/2 conv 192->192 | 3x3/2 max-pool] -> 384 channels."""
 
-    def __init__(self):
+    def __init__(self, **bn):
         super().__init__()
-        self.conv = BasicConv(192, 192, 3, stride=2)
+        self.conv = BasicConv(192, 192, 3, stride=2, **bn)
         self.maxpool = _max_pool()
 
     def construct(self, x):
@@ -138,12 +139,12 @@ class Mixed5a(nn.Cell):
 class InceptionA(nn.Cell):
     """35x35 block, 384 -> 384: 1x1 | 1x1-3x3 | 1x1-3x3-3x3 | avg-pool-1x1."""
 
-    def __init__(self):
+    def __init__(self, **bn):
         super().__init__()
-        self.branch0 = BasicConv(384, 96, 1)
-        self.branch1 = _chain((384, 64, 1), (64, 96, 3, 1, 1))
-        self.branch2 = _chain((384, 64, 1), (64, 96, 3, 1, 1), (96, 96, 3, 1, 1))
-        self.branch3 = nn.SequentialCell([_avg_pool(), BasicConv(384, 96, 1)])
+        self.branch0 = BasicConv(384, 96, 1, **bn)
+        self.branch1 = _chain(bn, (384, 64, 1), (64, 96, 3, 1, 1))
+        self.branch2 = _chain(bn, (384, 64, 1), (64, 96, 3, 1, 1), (96, 96, 3, 1, 1))
+        self.branch3 = nn.SequentialCell([_avg_pool(), BasicConv(384, 96, 1, **bn)])
 
     def construct(self, x):
         return ops.cat((self.branch0(x), self.branch1(x), self.branch2(x), self.branch3(x)), 1)
@@ -152,10 +153,10 @@ class InceptionA(nn.Cell):
 class ReductionA(nn.Cell):
     """35 -> 17 reduction, 384 -> 1024 (k, l, m, n = 192, 224, 256, 384)."""
 
-    def __init__(self):
+    def __init__(self, **bn):
         super().__init__()
-        self.branch0 = BasicConv(384, 384, 3, stride=2)
-        self.branch1 = _chain((384, 192, 1), (192, 224, 3, 1, 1), (224, 256, 3, 2))
+        self.branch0 = BasicConv(384, 384, 3, stride=2, **bn)
+        self.branch1 = _chain(bn, (384, 192, 1), (192, 224, 3, 1, 1), (224, 256, 3, 2))
         self.branch2 = _max_pool()
 
     def construct(self, x):
@@ -165,13 +166,13 @@ class ReductionA(nn.Cell):
 class InceptionB(nn.Cell):
     """17x17 block, 1024 -> 1024: 1x1 | 1x1-1x7-7x1 | 1x1-7x1-1x7-7x1-1x7 | avg-pool-1x1."""
 
-    def __init__(self):
+    def __init__(self, **bn):
         super().__init__()
-        self.branch0 = BasicConv(1024, 384, 1)
-        self.branch1 = _chain((1024, 192, 1), (192, 224, (1, 7)), (224, 256, (7, 1)))
-        self.branch2 = _chain((1024, 192, 1), (192, 192, (7, 1)), (192, 224, (1, 7)), (224, 224, (7, 1)),
+        self.branch0 = BasicConv(1024, 384, 1, **bn)
+        self.branch1 = _chain(bn, (1024, 192, 1), (192, 224, (1, 7)), (224, 256, (7, 1)))
+        self.branch2 = _chain(bn, (1024, 192, 1), (192, 192, (7, 1)), (192, 224, (1, 7)), (224, 224, (7, 1)),
                               (224, 256, (1, 7)))
-        self.branch3 = nn.SequentialCell([_avg_pool(), BasicConv(1024, 128, 1)])
+        self.branch3 = nn.SequentialCell([_avg_pool(), BasicConv(1024, 128, 1, **bn)])
 
     def construct(self, x):
         return ops.cat((self.branch0(x), self.branch1(x), self.branch2(x), self.branch3(x)), 1)
@@ -180,10 +181,10 @@ class InceptionB(nn.Cell):
 class ReductionB(nn.Cell):
     """17 -> 8 reduction, 1024 -> 1536."""
 
-    def __init__(self):
+    def __init__(self, **bn):
         super().__init__()
-        self.branch0 = _chain((1024, 192, 1), (192, 192, 3, 2))
-        self.branch1 = _chain((1024, 256, 1), (256, 256, (1, 7)), (256, 320, (7, 1)), (320, 320, 3, 2))
+        self.branch0 = _chain(bn, (1024, 192, 1), (192, 192, 3, 2))
+        self.branch1 = _chain(bn, (1024, 256, 1), (256, 256, (1, 7)), (256, 320, (7, 1)), (320, 320, 3, 2))
         self.branch2 = _max_pool()
 
     def construct(self, x):
@@ -193,18 +194,18 @@ class ReductionB(nn.Cell):
 class InceptionC(nn.Cell):
     """8x8 block, 1536 -> 1536, with split 1x3 | 3x1 outputs (timm attribute names)."""
 
-    def __init__(self):
+    def __init__(self, **bn):
         super().__init__()
-        self.branch0 = BasicConv(1536, 256, 1)
-        self.branch1_0 = BasicConv(1536, 384, 1)
-        self.branch1_1a = BasicConv(384, 256, (1, 3))
-        self.branch1_1b = BasicConv(384, 256, (3, 1))
-        self.branch2_0 = BasicConv(1536, 384, 1)
-        self.branch2_1 = BasicConv(384, 448, (3, 1))
-        self.branch2_2 = BasicConv(448, 512, (1, 3))
-        self.branch2_3a = BasicConv(512, 256, (1, 3))
-        self.branch2_3b = BasicConv(512, 256, (3, 1))
-        self.branch3 = nn.SequentialCell([_avg_pool(), BasicConv(1536, 256, 1)])
+        self.branch0 = BasicConv(1536, 256, 1, **bn)
+        self.branch1_0 = BasicConv(1536, 384, 1, **bn)
+        self.branch1_1a = BasicConv(384, 256, (1, 3), **bn)
+        self.branch1_1b = BasicConv(384, 256, (3, 1), **bn)
+        self.branch2_0 = BasicConv(1536, 384, 1, **bn)
+        self.branch2_1 = BasicConv(384, 448, (3, 1), **bn)
+        self.branch2_2 = BasicConv(448, 512, (1, 3), **bn)
+        self.branch2_3a = BasicConv(512, 256, (1, 3), **bn)
+        self.branch2_3b = BasicConv(512, 256, (3, 1), **bn)
+        self.branch3 = nn.SequentialCell([_avg_pool(), BasicConv(1536, 256, 1, **bn)])
 
     def construct(self, x):
         x1 = self.branch1_0(x)
@@ -213,12 +214,12 @@ class InceptionC(nn.Cell):
                         self.branch2_3a(x2), self.branch2_3b(x2), self.branch3(x)), 1)
 
 
-def _features(in_channels):
-    """The 22-entry trunk, indices as timm's ``features``."""
-    stem = [BasicConv(in_channels, 32, 3, stride=2), BasicConv(32, 32, 3), BasicConv(32, 64, 3, padding=1),
-            Mixed3a(), Mixed4a(), Mixed5a()]
-    blocks = ([InceptionA() for _ in range(4)] + [ReductionA()] + [InceptionB() for _ in range(7)]
-              + [ReductionB()] + [InceptionC() for _ in range(3)])
+def _features(in_channels, **bn):
+    """The 22-entry trunk, indices as timm's ``features``; ``bn``: BatchNorm eps/momentum of every conv."""
+    stem = [BasicConv(in_channels, 32, 3, stride=2, **bn), BasicConv(32, 32, 3, **bn),
+            BasicConv(32, 64, 3, padding=1, **bn), Mixed3a(**bn), Mixed4a(**bn), Mixed5a(**bn)]
+    blocks = ([InceptionA(**bn) for _ in range(4)] + [ReductionA(**bn)] + [InceptionB(**bn) for _ in range(7)]
+              + [ReductionB(**bn)] + [InceptionC(**bn) for _ in range(3)])
     return nn.SequentialCell(stem + blocks)
 
 
@@ -231,14 +232,17 @@ class InceptionV4(nn.Cell):
         in_channels (int): input image channels. Default 3.
         dropout (float | None): drop probability in the head; ``None`` takes the head's default
             (0.8 upstream, 0.2 reference).  Dropout is active only in training mode.
+        bn_eps (float): BatchNorm eps of the trunk's convs (1e-5 upstream, 1e-3 timm).
+        bn_momentum (float): their BatchNorm momentum, MindSpore convention (0.997 upstream, 0.9 timm).
     """
 
-    def __init__(self, num_classes=1000, head="upstream", in_channels=3, dropout=None):
+    def __init__(self, num_classes=1000, head="upstream", in_channels=3, dropout=None, bn_eps=BN_EPS,
+                 bn_momentum=BN_MOMENTUM):
         super().__init__()
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         self.head_type = head
-        self.features = _features(in_channels)
+        self.features = _features(in_channels, eps=float(bn_eps), momentum=float(bn_momentum))
         p = DEFAULT_DROPOUT[head] if dropout is None else float(dropout)
         self.use_dropout = p > 0
         self.head_drop = nn.Dropout(p=p) if self.use_dropout else nn.Identity()
