@@ -8,7 +8,8 @@ setup(
     python_requires=">=3.9,<3.12",
     packages=find_packages(include=["model_zoo", "model_zoo.*"]),
     include_package_data=True,
-    package_data={"model_zoo": ["*.yaml", "*/*.yaml", "*/scripts/*.sh", "*/scripts/*.py", "data/*"]},
+    package_data={"model_zoo": ["*.yaml", "*/*.yaml", "*/scripts/*.sh", "*/scripts/*.py", "data/*",
+                              "engine/kernels/*.cc", "engine/kernels/*.h"]},
     install_requires=[
         "mindspore==2.10.0",
         # MindSpore 2.10's GeneratorDataset calls np.array(x, copy=False), which numpy 2 rejects.

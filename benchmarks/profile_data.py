@@ -84,7 +84,7 @@ def torch_stages(split):
 
 
 def child(args):
-    import bench
+    import workers
 
     decoders = []
     if args.framework == "torch":
@@ -104,7 +104,7 @@ def child(args):
     spec = dict(root=args.root, split=args.split, batch=32, workers=args.workers, epochs=args.epochs,
                 framework="torch" if args.framework == "torch" else "zoo")
     cpu0, wall0 = _cpu_s(), time.perf_counter()
-    pipe = bench.work_data(spec)
+    pipe = workers.work_data(spec)
     cpu, wall = _cpu_s() - cpu0, time.perf_counter() - wall0
     images = pipe["images_per_epoch"] * args.epochs
     out = {"framework": args.framework, "split": args.split, "ops": ops, "ops_ms": sum(o["ms"] for o in ops),
@@ -150,11 +150,12 @@ def main(argv=None):
     if args.child:
         child(args)
         return 0
-    import bench
+    import runner
+    import workers
 
-    root = args.root or str(bench.make_jpeg_folder(Path(os.environ.get("TMPDIR", "/tmp")) / "zoo_bench_jpegs",
+    root = args.root or str(workers.make_jpeg_folder(Path(os.environ.get("TMPDIR", "/tmp")) / "zoo_bench_jpegs",
                                                    args.count))
-    results = bench.run_children(Path(__file__).resolve(), args.frameworks,
+    results = runner.run_children(Path(__file__).resolve(), args.frameworks,
                                  ["--root", root, "--split", args.split, "--images", str(args.images),
                                   "--repeats", str(args.repeats), "--workers", str(args.workers),
                                   "--epochs", str(args.epochs)], RESULT_TAG)

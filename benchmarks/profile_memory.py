@@ -61,13 +61,13 @@ class Phases:
 
 
 def child(args):
-    import bench
+    import workers
 
     phases = Phases()
     phases.mark("python + numpy")
-    spec = dict(model=args.model, batch=args.batch, size=bench.MODELS[args.model]["size"], task="train",
+    spec = dict(model=args.model, batch=args.batch, size=workers.MODELS[args.model]["size"], task="train",
                 framework=args.framework)
-    x_np, y_np = bench._inputs(spec)
+    x_np, y_np = workers._inputs(spec)
     out = {"framework": args.framework, "model": args.model, "batch": args.batch}
     if args.framework == "torch":
         import timm
@@ -75,7 +75,7 @@ def child(args):
 
         torch.set_num_threads(len(os.sched_getaffinity(0)))
         phases.mark("framework imported")
-        net = timm.create_model(bench.MODELS[args.model]["timm"], pretrained=False, num_classes=1000)
+        net = timm.create_model(workers.MODELS[args.model]["timm"], pretrained=False, num_classes=1000)
         net.train()
         phases.mark("network built")
         x, y = torch.from_numpy(x_np), torch.from_numpy(y_np.astype("int64"))
@@ -107,12 +107,12 @@ def child(args):
         variant = {"memory": dict(item.split("=", 1) for item in args.memory)}
         if args.jit_level:
             variant["context"] = {"jit_config": {"jit_level": args.jit_level}}
-        ms = bench._ms_setup(dict(spec, variant_spec=variant))
+        ms = workers._ms_setup(dict(spec, variant_spec=variant))
         from mindspore import nn
         from mindspore.train import FixedLossScaleManager, Model
 
         phases.mark("framework imported")
-        net = bench._ms_network(spec)
+        net = workers._ms_network(spec)
         phases.mark("network built")
         model = Model(net, loss_fn=nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
                       optimizer=nn.Momentum(net.trainable_params(), 0.01, 0.9), amp_level="O0",
@@ -185,14 +185,14 @@ def main(argv=None):
     if args.child:
         child(args)
         return 0
-    import bench
+    import runner
 
     child_args = ["--model", args.model, "--batch", str(args.batch), "--steps", str(args.steps)]
     child_args += (["--memory"] + args.memory if args.memory else []) + (["--jit_level", args.jit_level]
                                                                          if args.jit_level else [])
-    results = bench.run_children(  # MindSpore prints its pool statistics at exit
+    results = runner.run_children(  # MindSpore prints its pool statistics at exit
         Path(__file__).resolve(), args.frameworks, child_args, RESULT_TAG,
-        env=lambda framework: bench.child_env(**({} if framework == "torch"
+        env=lambda framework: runner.child_env(**({} if framework == "torch"
                                                  else {"MS_DEV_RUNTIME_CONF": "memory_statistics:True"})),
         finish=lambda result, output: result.update(parse_pool(output)))
     if results is None:

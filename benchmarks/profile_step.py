@@ -27,7 +27,7 @@ def child(args):
     import ctypes
     import time
 
-    import bench
+    import workers
 
     libc = ctypes.CDLL(None)
 
@@ -36,53 +36,18 @@ def child(args):
         sys.stdout.flush()
         os.write(1, (MARK + text + "\n").encode())
 
-    spec = dict(model=args.model, batch=args.batch, size=args.size or bench.MODELS[args.model]["size"],
+    spec = dict(model=args.model, batch=args.batch, size=args.size or workers.MODELS[args.model]["size"],
                 task=args.task, framework=args.framework if args.framework != "torch" else "torch")
-    x_np, y_np = bench._inputs(spec)
     if args.framework == "torch":
         import timm
         import torch
 
         torch.set_num_threads(len(os.sched_getaffinity(0)))
-        net = timm.create_model(bench.MODELS[args.model]["timm"], pretrained=False, num_classes=1000)
-        x, y = torch.from_numpy(x_np), torch.from_numpy(y_np.astype("int64"))
-        if args.task == "train":
-            opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
-            loss_fn = torch.nn.CrossEntropyLoss()
-
-            def step():
-                opt.zero_grad(set_to_none=True)
-                loss = loss_fn(net(x), y)
-                loss.backward()
-                opt.step()
-                return loss.item()
-        else:
-            net.eval()
-
-            def step():
-                with torch.inference_mode():
-                    return net(x).numpy()
+        net = timm.create_model(workers.MODELS[args.model]["timm"], pretrained=False, num_classes=1000)
+        step = workers.torch_step(torch, net, spec)
     else:
-        ms = bench._ms_setup(dict(spec, variant_spec={}))
-        from mindspore import nn
-        from mindspore.train import FixedLossScaleManager, Model
-
-        net = bench._ms_network(spec)
-        x, y = ms.Tensor(x_np), ms.Tensor(y_np)
-        if args.task == "train":
-            model = Model(net, loss_fn=nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"),
-                          optimizer=nn.Momentum(net.trainable_params(), 0.01, 0.9), amp_level="O0",
-                          loss_scale_manager=FixedLossScaleManager(1.0, drop_overflow_update=False))
-            train_net = model.train_network
-            train_net.set_train(True)
-
-            def step():
-                return train_net(x, y).asnumpy()
-        else:
-            net.set_train(False)
-
-            def step():
-                return net(x).asnumpy()
+        ms = workers._ms_setup(dict(spec, variant_spec={}))
+        step = workers.ms_step(ms, workers._ms_network(spec), spec)
     step()
     step()
     for index in range(args.steps):
@@ -134,9 +99,9 @@ def main(argv=None):
     if args.child:
         child(args)
         return 0
-    import bench
+    import runner
 
-    env = bench.child_env(ONEDNN_VERBOSE="profile_exec", DNNL_VERBOSE="profile_exec", PYTHONUNBUFFERED="1")
+    env = runner.child_env(ONEDNN_VERBOSE="profile_exec", DNNL_VERBOSE="profile_exec", PYTHONUNBUFFERED="1")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--child"] + [a for a in (argv or sys.argv[1:])]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     totals, step_s, shapes = summarize(proc.stdout, args.steps)

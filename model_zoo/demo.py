@@ -50,9 +50,9 @@ def run(argv=None):
     train_count, val_count = digits_folder(out / "digits", size=size)
     print(f"demo data: {train_count} train / {val_count} val handwritten digits at {size}x{size} in {out / 'digits'}")
     folder = get_recipe(args.model).folder
-    common = [flag.format(folder=folder, epochs=epochs) for flag in extra] + [
-        f"--data_dir={out / 'digits'}", "--dataset=imagenet2012", "--num_classes=10", f"--image_size={size},{size}",
-        "--device_target=CPU", "--train_crop_min_scale=0.6", "--hflip=False", "--eval_resize_ratio=1.0"]
+    common = [f"--data_dir={out / 'digits'}", "--dataset=imagenet2012", "--num_classes=10",
+              f"--image_size={size},{size}", "--device_target=CPU", "--train_crop_min_scale=0.6", "--hflip=False",
+              "--eval_resize_ratio=1.0"] + [flag.format(folder=folder, epochs=epochs) for flag in extra]
     summary = cli.run("train", args.model, common + [
         f"--max_epoch={epochs}", f"--ckpt_path={out / 'train'}", f"--ckpt_interval={epochs}",
         "--ckpt_interval_unit=epoch"])

@@ -10,6 +10,7 @@ to ``hccl_<N>p_<ids>_<server_ip>.json`` (e.g. ``hccl_8p_01234567_10.0.0.1.json``
 to ``scripts/run_distribute_train.sh RANK_TABLE_FILE DATA_PATH`` (several servers: ``merge_hccl.py``).
 """
 import argparse
+import ipaddress
 import json
 import os
 import re
@@ -40,17 +41,53 @@ def parse_args(argv=None):
         parser.error(f"--device_num {args.device_num}: must lie within [0,4) or [4,8), or be exactly [0,8)")
     args.devices = list(range(first, last))
     args.visible = [d.strip() for d in args.visible_devices.split(",") if d.strip()]
+    bad = [d for d in args.visible if not d.isdigit()]
+    if bad:
+        parser.error(f"--visible_devices {args.visible_devices!r}: {bad[0]!r} is not a device id (0-7)")
+    repeated = sorted({d for d in args.visible if args.visible.count(d) > 1})
+    if repeated:
+        parser.error(f"--visible_devices {args.visible_devices!r} lists device {repeated[0]} more than once")
+    if args.server_ip and not valid_ip(args.server_ip):
+        parser.error(f"--server_ip {args.server_ip!r} is not an IP address (the server_id of the rank table, "
+                     f"e.g. 10.0.0.1)")
     if len(args.visible) < last:
         parser.error(f"--visible_devices {args.visible_devices!r} lists {len(args.visible)} device(s); "
                      f"--device_num needs {last}")
     return args, parser
 
 
+def valid_ip(text, version=None):
+    """True for an IP address (of ``version`` 4 or 6 when given)."""
+    try:
+        address = ipaddress.ip_address(str(text).strip())
+    except ValueError:
+        return False
+    return version is None or address.version == version
+
+
 def ips_from_option(text, ids):
     items = [item.strip() for item in text.split(",") if item.strip()]
-    if all(":" in item for item in items):
-        return dict(item.split(":", 1) for item in items)
+    if all(":" in item for item in items) and not all(valid_ip(item) for item in items):  # id:ip (not IPv6)
+        pairs = [item.split(":", 1) for item in items]
+        seen = [device for device, _ in pairs]
+        repeated = sorted({d for d in seen if seen.count(d) > 1})
+        if repeated:
+            raise ValueError(f"device {repeated[0]} is given more than once")
+        return {device.strip(): ip.strip() for device, ip in pairs}
+    if len(items) < len(ids):
+        raise ValueError(f"{len(items)} IP(s) for {len(ids)} device(s)")
     return dict(zip(ids, items))
+
+
+def check_device_ips(ips, ids):
+    """Device IPs must be IPv4 addresses, one per device, none shared: else a ValueError naming the first."""
+    for device in ids:
+        if not valid_ip(ips[device], 4):
+            raise ValueError(f"device {device}: {ips[device]!r} is not an IPv4 address")
+    chosen = [ips[device] for device in ids]
+    repeated = sorted({ip for ip in chosen if chosen.count(ip) > 1})
+    if repeated:
+        raise ValueError(f"{repeated[0]} is the IP of more than one device")
 
 
 def ips_from_hccn_tool(ids):
@@ -105,7 +142,10 @@ def main(argv=None):
     args, parser = parse_args(argv)
     ids = [args.visible[i] for i in args.devices]
     if args.device_ips:
-        ips = ips_from_option(args.device_ips, ids)
+        try:
+            ips = ips_from_option(args.device_ips, ids)
+        except ValueError as exc:
+            parser.error(f"--device_ips: {exc}")
     else:
         ips = ips_from_hccn_tool(ids)
         if not all(i in ips for i in ids):
@@ -118,6 +158,10 @@ def main(argv=None):
     if missing:
         parser.error(f"no IP for device(s) {', '.join(missing)} (looked in "
                      f"{'--device_ips' if args.device_ips else args.hccn_conf})")
+    try:
+        check_device_ips(ips, ids)
+    except ValueError as exc:
+        parser.error(f"{'--device_ips' if args.device_ips else args.hccn_conf}: {exc}")
     server_id = args.server_ip or host_ip()
     write_table(build_table(server_id, ids, ips), args.output_dir, f"hccl_{len(ids)}p_{''.join(ids)}_{server_id}.json")
     return 0

@@ -1,8 +1,13 @@
-"""Runs that survive faults: kill + resume, checkpoint integrity, bad data, clear errors, ModelArts sync."""
+"""Runs that survive faults: kill + resume, checkpoint integrity, bad data, clear errors, ModelArts sync.
+
+The VGG runs use the ImageNet YAML as it is, dropout on: the same seed gives bit-identical weights, and a run stopped
+by SIGKILL (resumed with --resume auto) or SIGTERM (resumed from the recovery checkpoint it names) ends with exactly
+the weights of the uninterrupted run."""
 import json
 import multiprocessing
 import os
 import re
+import shlex
 import signal
 import subprocess
 import sys
@@ -20,7 +25,7 @@ from model_zoo.engine.errors import CheckpointError
 
 VGG = ROOT / "model_zoo" / "vgg19"
 BASE = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=3",
-        "--device_target=CPU", "--batch_size=4", "--lr=0.01", "--has_dropout=False"]
+        "--device_target=CPU", "--batch_size=4", "--lr=0.01"]  # the YAML's dropout (0.5, two layers) stays on
 
 
 def _net_params(path):
@@ -56,9 +61,136 @@ def test_sigkill_mid_epoch_then_resume_gives_the_same_weights(reference_run, tmp
                       result.stdout)
     assert match and 0 < int(match.group(2)) < 6                    # mid-epoch
     resumed = sorted(tmp_path.glob("*/ckpt_0/0-3_6.ckpt"))[-1]
-    want, got = _net_params(reference), _net_params(resumed)
+    assert_same_weights(reference, resumed)
+
+
+def assert_same_weights(want_path, got_path):
+    """Bit-identical network weights (np.array_equal on every tensor), dropout state included."""
+    want, got = _net_params(want_path), _net_params(got_path)
     assert want.keys() == got.keys()
-    assert max(float(np.abs(want[k] - got[k]).max()) for k in want) < 1e-6
+    different = [k for k in want if not np.array_equal(want[k], got[k])]
+    assert not different, f"{len(different)} tensor(s) differ, e.g. {different[:3]}"
+    assert ckpt_io.read(want_path)["zoo_rng_state"] == ckpt_io.read(got_path)["zoo_rng_state"]
+
+
+def test_same_seed_and_dropout_give_identical_weights(reference_run, tmp_path):
+    args, reference = reference_run
+    assert json.loads(ckpt_io.read(reference)["zoo_rng_state"]) == {"dropout_calls": [18, 18]}  # 2 layers, 18 steps
+    result = run_script(VGG / "train.py", *args, f"--ckpt_path={tmp_path}", cwd=VGG)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert_same_weights(reference, next(tmp_path.glob("*/ckpt_0/0-3_6.ckpt")))
+
+
+def _start(args, out, extra=(), env=None):
+    """train.py in its own process, its output read line by line (step lines every step: --log_interval=1)."""
+    return subprocess.Popen([sys.executable, str(VGG / "train.py"), *args, f"--ckpt_path={out}", "--log_interval=1",
+                             *extra], cwd=VGG, env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(proc, pattern, timeout=300):
+    deadline = time.time() + timeout
+    for line in proc.stdout:
+        if re.search(pattern, line):
+            return line
+        assert time.time() < deadline, f"no {pattern!r} within {timeout} s"
+    raise AssertionError(f"the run ended before {pattern!r}: {proc.wait()} {proc.stderr.read()[-2000:]}")
+
+
+def test_sigterm_mid_epoch_writes_recovery_and_its_resume_is_bit_equal(reference_run, tmp_path):
+    args, reference = reference_run
+    proc = _start(args, tmp_path)
+    _wait_for(proc, r"^epoch 2/3 step 2/6 ")
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 143, err[-2000:]
+    last = err.strip().splitlines()[-1]
+    match = re.fullmatch(r"stopped: SIGTERM at epoch 2 step (\d) \(global step (\d+) of 18\): saved (\S+recovery\.ckpt); "
+                         r"resume with: (python .*)", last)
+    assert match and "Traceback" not in err, err[-2000:]
+    recovery = Path(match.group(3))
+    assert int(match.group(2)) == 6 + int(match.group(1)) and 2 <= int(match.group(1)) < 6
+    assert ckpt_io.read(recovery)["step_num"].asnumpy() == int(match.group(2))
+    assert not list(tmp_path.rglob(".partial")) and not list(tmp_path.glob("*/ckpt_0/0-3_6.ckpt"))
+    run_dir = recovery.parents[1]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "stopped" and summary["signal"] == "SIGTERM"
+    assert summary["recovery_checkpoint"] == str(recovery)
+    assert last in next(run_dir.glob("*_rank_0.log")).read_text()             # the run log ends with the same line
+    command = shlex.split(match.group(4))
+    assert command[:2] == ["python", str(VGG / "train.py")] and command[-1] == f"--resume={recovery}"
+    assert command[2:-1] == [*args, f"--ckpt_path={tmp_path}", "--log_interval=1"]  # the user's flags, as given
+    result = run_script(command[1], *command[2:], cwd=VGG)                       # the command, as printed
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f"resumed from {recovery}: epoch 2 step {match.group(1)}" in result.stdout
+    assert_same_weights(reference, sorted(tmp_path.glob("*/ckpt_0/0-3_6.ckpt"))[-1])
+
+
+def test_second_signal_exits_at_once_and_ctrl_c_while_loading_is_quiet(tiny_folder, tmp_path):
+    args = BASE + [f"--data_dir={tiny_folder}", "--max_epoch=3"]
+    proc = _start(args, tmp_path / "twice")
+    _wait_for(proc, r"^start network train")        # the first step compiles the graph for seconds
+    proc.send_signal(signal.SIGTERM)                 # graceful: would end after this step, with recovery.ckpt
+    time.sleep(0.5)
+    start = time.time()
+    proc.send_signal(signal.SIGTERM)                 # a second one: out now, in the middle of MindSpore's work
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 143
+    assert err.strip().splitlines()[-1] == "stopped: second SIGTERM: exiting at once (the current step is not saved)"
+    assert "Traceback" not in err and not list((tmp_path / "twice").rglob("*.ckpt"))
+    print(f"second SIGTERM: exit {time.time() - start:.2f} s after it was sent")
+    loading = subprocess.Popen([sys.executable, str(VGG / "train.py"), *args, f"--ckpt_path={tmp_path / 'early'}"],
+                               cwd=VGG, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    time.sleep(0.5)                                                              # MindSpore is still loading
+    loading.send_signal(signal.SIGINT)
+    _, err = loading.communicate(timeout=120)
+    assert loading.returncode == 130, err[-2000:]
+    assert err.strip().splitlines()[-1] == "stopped: SIGINT before training started; nothing to save"
+    assert "Traceback" not in err
+
+
+def test_diverged_run_writes_no_nan_checkpoint_and_names_the_step(tiny_folder, tmp_path):
+    result = run_script(VGG / "train.py", *BASE, f"--data_dir={tiny_folder}", "--max_epoch=2", "--lr=nan",
+                        "--ckpt_interval=1", "--ckpt_interval_unit=step", "--recovery_interval=1",
+                        f"--ckpt_path={tmp_path}", cwd=VGG)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in result.stderr
+    assert re.fullmatch(r"error: training diverged: the loss became nan at epoch 1 step (\d) \(global step \1\); "
+                        r"checkpoints holding NaN/inf were not written; lower --lr \(now nan\), or check the data "
+                        r"\(log in \S+\)", errors[0]), errors[0]
+    assert not list(tmp_path.rglob("*.ckpt")) and not list(tmp_path.rglob(".partial"))  # step 1's weights: NaN too
+    run_dir = next(tmp_path.iterdir())
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "diverged" and summary["error"] == errors[0][len("error: "):]
+    log = next(run_dir.glob("*_rank_0.log")).read_text()
+    assert errors[0] in log and "not saving: " in log
+
+
+def test_resume_auto_skips_non_finite_checkpoints(reference_run, tmp_path):
+    from types import SimpleNamespace
+
+    import mindspore as ms
+
+    from model_zoo.engine import trainer
+    from model_zoo.engine.config import Config
+
+    _, reference = reference_run
+    good = tmp_path / "run" / "ckpt_0" / "0-3_6.ckpt"
+    ckpt_io.copy(reference, good)
+    params = ckpt_io.read(reference)
+    poisoned = [{"name": k, "data": ms.Tensor(np.full(v.shape, np.nan, np.float32)) if k.endswith("weight") else v}
+                for k, v in params.items() if hasattr(v, "asnumpy")]
+    newer = tmp_path / "run" / "ckpt_0" / "0-4_6.ckpt"                       # written after a divergence elsewhere
+    ms.save_checkpoint(poisoned, str(newer), append_dict={"epoch_num": 4, "step_num": 24})
+    later = time.time() + 60
+    os.utime(newer, (later, later))
+    lines = []
+    chosen = trainer.find_resume_checkpoint(Config(resume="auto", ckpt_path=str(tmp_path)),
+                                            SimpleNamespace(info=lines.append))
+    assert chosen == good
+    assert any(re.search(r"resume: skipping \S+0-4_6\.ckpt: \d+ tensor\(s\) hold NaN/inf", line) for line in lines)
 
 
 def test_resume_from_a_weights_only_checkpoint_starts_from_its_weights(reference_run, tmp_path, tiny_folder):
@@ -129,14 +261,25 @@ def test_bad_files_fail_by_default_naming_them(messy_folder, tmp_path):
     assert len(errors) == 1
     assert re.search(r"error: 2 unusable file\(s\) in .*notes\.JPEG \(not a decodable image.*truncated\.JPEG "
                      r"\(truncated JPEG.*--bad_file_policy=skip", errors[0])
+    run_dir = next(tmp_path.iterdir())                                  # the failed run's folder keeps its error
+    assert errors[0] in next(run_dir.glob("*_rank_0.log")).read_text()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "failed" and "error: " + summary["error"] == errors[0]
 
 
-def test_bad_files_are_skipped_and_counted(messy_folder, tmp_path):
-    result = run_script(VGG / "train.py", *BASE, f"--data_dir={messy_folder}", "--max_epoch=1", "--num_classes=2",
-                        "--bad_file_policy=skip", f"--ckpt_path={tmp_path}", cwd=VGG)  # 2 class folders
+def test_bad_files_are_skipped_and_counted_once_per_run(messy_folder, tmp_path):
+    result = run_script(VGG / "train.py", *BASE, f"--data_dir={messy_folder}", "--max_epoch=2", "--run_eval",
+                        "--num_classes=2", "--bad_file_policy=skip", f"--ckpt_path={tmp_path}",
+                        cwd=VGG)  # 2 class folders
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "WARNING: skipping 2 unusable file(s)" in result.stderr
+    assert result.stderr.count("WARNING: skipping 2 unusable file(s)") == 1      # not once per epoch's pipeline
     assert re.search(r"epoch: 1 step: 4, loss is", result.stdout)       # 16 usable images / batch 4
+    assert len(re.findall(r"top1 accuracy", result.stdout)) == 2
+    run_dir = next(tmp_path.iterdir())
+    assert next(run_dir.glob("*_rank_0.log")).read_text().count("WARNING: skipping 2 unusable file(s)") == 1
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["status"] == "completed" and summary["skipped_files"]["count"] == 2
+    assert sorted(Path(f["path"]).name for f in summary["skipped_files"]["files"]) == ["notes.JPEG", "truncated.JPEG"]
 
 
 @pytest.mark.parametrize("case, code, pattern", [

@@ -32,6 +32,7 @@ def prepare(cfg, task):
         cfg.ckpt_file = cfg.ckpt_file or cfg.pre_trained
     else:
         cfg.batch_size = cfg.per_batch_size  # upstream: per_batch_size trains/evaluates, batch_size exports
+        cfg.flag_names["batch_size"] = "--per_batch_size"  # what messages about the batch size name
 
 
 def network(cfg, phase):

@@ -30,6 +30,8 @@ class TrainState:
     global_step: int = 0
     losses: list = field(default_factory=list)
     epoch_start: float = 0.0
+    diverged: dict = None          # {'epoch', 'step', 'global_step', 'loss'} of the first non-finite loss
+    stop_signal: int = None        # SIGTERM / SIGINT that stopped the run after its current step
 
     def resume_at(self, global_step):
         self.global_step = int(global_step)
@@ -111,15 +113,17 @@ class TrainMonitor(Callback):
             sys.stderr.flush()
         elif state.step_in_epoch % self.log_interval == 0 and not state.epoch_done:
             self.ctx.logger.info(line)
-        if not math.isfinite(loss):
-            self.ctx.logger.info(f"loss became {loss} at epoch {state.epoch} step {state.step_in_epoch}; "
-                                 f"lower --lr or check the data")
+        if not math.isfinite(loss) and state.diverged is None:
+            state.diverged = dict(epoch=state.epoch, step=state.step_in_epoch, global_step=state.global_step,
+                                  loss=loss)
             run_context.request_stop()
 
     def on_train_epoch_end(self, run_context):
         state = self.state
         if self.tty:
             sys.stderr.write("\r" + " " * 100 + "\r")
+        if not state.epoch_done:  # stopped mid-epoch (signal, divergence): no epoch lines, no metrics row
+            return
         epoch_time = time.time() - state.epoch_start
         steps = max(1, self._seen_in_call)
         stats = dict(epoch=state.epoch, steps=state.steps_per_epoch, global_step=state.global_step,
@@ -160,8 +164,12 @@ class CheckpointSaver(Callback):
     global step; writes are atomic and CRC-protected; the newest ``keep_checkpoint_max`` are kept (counting the
     ``<prefix>-*`` checkpoints already in the folder, so the limit holds across a resume)."""
 
-    def __init__(self, directory, prefix, state, interval, unit, keep_max, recovery_interval=0, extra=None):
+    def __init__(self, directory, prefix, state, interval, unit, keep_max, recovery_interval=0, extra=None,
+                 extra_fn=None, log=None, recovery_name="recovery.ckpt"):
         super().__init__()
+        self.recovery_name = recovery_name
+        self.extra_fn = extra_fn  # entries computed at each save (the dropout counters: rng.state)
+        self.log = log or (lambda line: None)
         self.directory = Path(directory)
         self.prefix = prefix
         self.state = state
@@ -175,16 +183,26 @@ class CheckpointSaver(Callback):
         self.saved = []
 
     def _append(self):
-        return dict(self.extra, epoch_num=int(self.state.epoch), step_num=int(self.state.global_step),
-                    zoo_step_in_epoch=int(self.state.step_in_epoch))
+        return dict(self.extra, **(self.extra_fn() if self.extra_fn else {}), epoch_num=int(self.state.epoch),
+                    step_num=int(self.state.global_step), zoo_step_in_epoch=int(self.state.step_in_epoch))
 
     def save_named(self, network, path):
-        ckpt_io.save(network, path, append_dict=self._append())
+        """Write ``path``; never a model whose loss or weights are not finite (logged, returns None)."""
+        if self.state.diverged is not None:
+            self.log(f"not saving {path.name}: the loss became {self.state.diverged['loss']} at global step "
+                     f"{self.state.diverged['global_step']}")
+            return None
+        try:
+            ckpt_io.save(network, path, append_dict=self._append(), require_finite=True)
+        except ckpt_io.NonFiniteCheckpoint as exc:
+            self.log(f"not saving: {exc}")
+            return None
         return path
 
     def _save(self, network):
         path = self.directory / f"{self.prefix}-{self.state.epoch}_{self.state.step_in_epoch}.ckpt"
-        self.save_named(network, path)
+        if self.save_named(network, path) is None:
+            return None
         self.keeper.add(path)
         self.saved.append(path)
         self.last_saved_step = self.state.global_step
@@ -200,11 +218,27 @@ class CheckpointSaver(Callback):
             self._save(network)
         if self.recovery_interval and self.state.global_step % self.recovery_interval == 0 \
                 and not self.state.epoch_done:
-            self.save_named(network, self.directory / "recovery.ckpt")
+            self.save_named(network, self.directory / self.recovery_name)
 
     def on_train_epoch_end(self, run_context):
         state = self.state
+        if not state.epoch_done:  # stopped mid-epoch: the trainer writes recovery.ckpt itself
+            return
         last = state.epoch == state.max_epoch
         due = self.unit == "epoch" and state.epoch % self.interval == 0
         if (due or last) and self.last_saved_step != state.global_step:
             self._save(run_context.original_args().train_network)
+
+
+class StopOnSignal(Callback):
+    """Ends ``Model.train`` after the step during which SIGTERM / SIGINT arrived (:class:`signals.GracefulStop`)."""
+
+    def __init__(self, state, stop):
+        super().__init__()
+        self.state = state
+        self.stop = stop
+
+    def on_train_step_end(self, run_context):
+        if self.stop.requested:
+            self.state.stop_signal = self.stop.signum
+            run_context.request_stop()

@@ -44,16 +44,99 @@ def _fsync_path(path, directory=False):
         os.close(fd)
 
 
+PARTIAL_DIR = ".partial"
+STALE_PARTIAL_SECONDS = 24 * 3600  # another host's temporary file this old belongs to a writer that is gone
+
+
+class NonFiniteCheckpoint(CheckpointError):
+    """The weights hold NaN/inf: they are never written under a checkpoint name."""
+
+
+def _writer_tag():
+    import socket
+
+    return f"{os.getpid()}@{socket.gethostname().split('.')[0]}"
+
+
+def _partial_owner(name):
+    """(pid, host or None) of a temporary file named '<pid>@<host>_<name>' (or the older '<pid>_<name>')."""
+    head = name.split("_", 1)[0]
+    pid, _, host = head.partition("@")
+    return (int(pid), host or None) if pid.isdigit() else (None, None)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def clean_partial(folder, own_only=False):
+    """Remove temporary checkpoint files left in ``folder/.partial`` by writers that are gone (killed runs, full
+    disks): this process's own files with ``own_only``, else those of dead processes on this host and those of other
+    hosts older than a day.  Returns the removed paths."""
+    import socket
+    import time
+
+    tmp_dir = Path(folder) / PARTIAL_DIR
+    if not tmp_dir.is_dir():
+        return []
+    host = socket.gethostname().split(".")[0]
+    removed = []
+    for entry in tmp_dir.iterdir():
+        pid, owner = _partial_owner(entry.name)
+        if own_only:
+            gone = pid == os.getpid() and owner in (None, host)
+        elif pid is not None and owner in (None, host):
+            gone = pid != os.getpid() and not _pid_alive(pid)
+        else:
+            try:
+                gone = time.time() - entry.stat().st_mtime > STALE_PARTIAL_SECONDS
+            except OSError:
+                continue
+        if gone:
+            try:
+                entry.unlink()
+                removed.append(entry)
+            except OSError:
+                continue
+    try:
+        tmp_dir.rmdir()
+    except OSError:
+        pass
+    return removed
+
+
 def _atomic_write(path, write):
-    """``write(tmp)`` into a temporary file next to ``path``, fsync it, rename it to ``path``, fsync the folder."""
+    """``write(tmp)`` into a temporary file next to ``path``, fsync it, rename it to ``path``, fsync the folder.
+    A failed write (full disk, signal) removes its temporary file and names the path and the cause."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_dir = path.parent / ".partial"  # same file system, invisible to *.ckpt globs
+    tmp_dir = path.parent / PARTIAL_DIR  # same file system, invisible to *.ckpt globs
     tmp_dir.mkdir(exist_ok=True)
-    tmp = tmp_dir / f"{os.getpid()}_{path.name}"
-    write(tmp)
-    _fsync_path(tmp)                         # the bytes are on disk before the name points at them
-    os.replace(tmp, path)
+    tmp = tmp_dir / f"{_writer_tag()}_{path.name}"
+    try:
+        write(tmp)
+        if not tmp.is_file():  # MindSpore logs some write failures instead of raising
+            raise OSError(f"{tmp.name} was not written")
+        _fsync_path(tmp)                         # the bytes are on disk before the name points at them
+        os.replace(tmp, path)
+    except BaseException as exc:
+        try:
+            tmp.unlink()
+        except OSError:
+            pass
+        try:
+            tmp_dir.rmdir()
+        except OSError:
+            pass
+        if isinstance(exc, (OSError, RuntimeError, ValueError)) and not isinstance(exc, CheckpointError):
+            raise CheckpointError(f"cannot write {path}: {write_failure(exc, path.parent)}") from None
+        raise
     _fsync_path(path.parent, directory=True)  # and the rename itself survives a power loss (best effort)
     try:
         tmp_dir.rmdir()  # only succeeds when no other writer is using it
@@ -62,10 +145,72 @@ def _atomic_write(path, write):
     return path
 
 
-def save(cell_or_list, path, append_dict=None):
-    """Atomically write a checkpoint (with CRC) of a Cell or a list of {'name', 'data'} entries."""
+def write_failure(exc, folder):
+    """Why a write into ``folder`` failed, in words: the OS error, or (MindSpore wraps it) what the folder says."""
+    import errno
+    import shutil
+
+    code = getattr(exc, "errno", None)
+    if code is None:
+        try:
+            if shutil.disk_usage(folder).free < 1 << 20:
+                code = errno.ENOSPC
+            elif not os.access(folder, os.W_OK):
+                code = errno.EACCES
+        except OSError:
+            pass
+    if code is not None:
+        return f"{os.strerror(code)} (errno {errno.errorcode.get(code, code)})"
+    return str(exc).strip().splitlines()[0][:160] if str(exc).strip() else exc.__class__.__name__
+
+
+def check_room(folder, need_bytes, flag, what="a checkpoint of this run and its temporary copy need"):
+    """Before the work starts: ``folder`` must be writable (a probe file is written, fsynced and removed) and hold
+    ``need_bytes``; else one line naming the folder, the cause and the flag."""
+    import shutil
+    import tempfile
+
+    folder = Path(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".zoo_write_check_") as probe:
+            probe.write(b"0" * 4096)
+            probe.flush()
+            os.fsync(probe.fileno())
+        free = shutil.disk_usage(folder).free
+    except OSError as exc:
+        raise CheckpointError(f"cannot write to {folder}: {write_failure(exc, folder)}; pass a writable {flag}") \
+            from None
+    if free < need_bytes:
+        raise CheckpointError(f"{folder} has {free / 2 ** 20:.1f} MiB free, but {what} "
+                              f"{need_bytes / 2 ** 20:.1f} MiB; free space there or pass another {flag}")
+
+
+def nonfinite_entries(items):
+    """Names of the float tensors that hold NaN or inf, from a Cell or a {name: Parameter/Tensor} dict."""
+    import numpy as np
+
+    pairs = ((p.name, p) for p in items.get_parameters()) if hasattr(items, "get_parameters") else items.items()
+    bad = []
+    for name, value in pairs:
+        if not hasattr(value, "asnumpy"):
+            continue
+        array = value.asnumpy()
+        if array.dtype.kind == "f" and not np.isfinite(array).all():
+            bad.append(name)
+    return bad
+
+
+def save(cell_or_list, path, append_dict=None, require_finite=False):
+    """Atomically write a checkpoint (with CRC) of a Cell or a list of {'name', 'data'} entries.  With
+    ``require_finite`` weights holding NaN/inf are refused (:class:`NonFiniteCheckpoint`) and nothing is written."""
     import mindspore as ms
 
+    if require_finite and hasattr(cell_or_list, "get_parameters"):
+        bad = nonfinite_entries(cell_or_list)
+        if bad:
+            raise NonFiniteCheckpoint(f"{len(bad)} tensor(s) hold NaN/inf (e.g. {bad[0]}); {Path(path).name} "
+                                      f"not written")
     return _atomic_write(path, lambda tmp: ms.save_checkpoint(cell_or_list, str(tmp), append_dict=append_dict,
                                                               crc_check=True))
 

@@ -96,6 +96,7 @@ def recipe_config(recipe, schema, argv, announce=True, **kwargs):
 
 
 def export_task(recipe, cfg):
+    from model_zoo.engine import checkpoint as ckpt_io
     from model_zoo.engine import weights
     from model_zoo.engine.config import parse_image_size
     from model_zoo.engine.device import get_backend
@@ -108,6 +109,10 @@ def export_task(recipe, cfg):
     if not cfg.ckpt_file:
         raise ConfigError(f"export needs weights: pass {cfg.flag('ckpt_file')} PATH.ckpt")
     loaded = weights.for_path(recipe, cfg, cfg.ckpt_file)
+    # before the export: a read-only or full folder is named with its cause (MindSpore only logs it)
+    target = Path(str(cfg.file_name)).expanduser().absolute().parent
+    size = sum(int(v.nbytes) for v in loaded.params.values() if hasattr(v, "nbytes"))
+    ckpt_io.check_room(target, int(1.1 * size) + (1 << 20), cfg.flag("file_name"), "the exported model needs")
     height, width = parse_image_size(cfg.image_size)
     batch = int(cfg.batch_size)
     fp16 = bool(cfg.get("export_fp16", False))
@@ -134,13 +139,15 @@ def run(task, recipe_name, argv):
     modelarts.pre_process(cfg)
     if cfg.get("enable_modelarts") and weights.attached(cfg) is None:  # the weights have just been synced here
         cfg = weights.configure(recipe, cfg, task, rebuild=None)
-    if task == "train":
-        result = trainer.train(recipe, cfg)
-    elif task == "eval":
-        result = evaluate.evaluate(recipe, cfg)
-    else:
-        result = export_task(recipe, cfg)
-    modelarts.post_process(cfg)
+    try:
+        if task == "train":
+            result = trainer.train(recipe, cfg)
+        elif task == "eval":
+            result = evaluate.evaluate(recipe, cfg)
+        else:
+            result = export_task(recipe, cfg)
+    finally:
+        modelarts.post_process(cfg)  # at the end, and after a failure or SIGTERM: what the run wrote is kept
     return result
 
 
@@ -190,7 +197,7 @@ def guarded(function, argv):
     except ZooError as exc:
         if _debug_requested(argv):
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"{getattr(exc, 'prefix', 'error')}: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
@@ -204,5 +211,9 @@ def guarded(function, argv):
 
 
 def script_main(task, recipe_name):
-    """For a model folder's thin ``train.py``/``eval.py``/``export.py``."""
+    """For a model folder's thin ``train.py``/``eval.py``/``export.py``.  SIGTERM / Ctrl-C end the process at once
+    with one line (exit 143 / 130) until training takes over (:mod:`model_zoo.engine.signals`)."""
+    from model_zoo.engine.signals import exit_at_once_on_signals
+
+    exit_at_once_on_signals(" before training started; nothing to save" if task == "train" else f" ({task}.py)")
     sys.exit(main(task, recipe_name))

@@ -127,12 +127,17 @@ class ConfigSchema:
         self.aliases = dict(aliases or {})
         for key, value in (extra_defaults or {}).items():
             self.defaults.setdefault(key, value)
+        documents = []
         for path in model_yaml_paths:
             model_values, model_helps, model_choices = read_yaml(path)
             for key, value in model_values.items():
                 self.defaults.setdefault(self.canonical(key), value)
             self.helps.update(model_helps)
             self.choices.update(model_choices)
+            documents.append((path, model_helps, model_choices))
+        self.check_documents(SHARED_DEFAULTS, helps, choices)
+        for path, model_helps, model_choices in documents:
+            self.check_documents(path, model_helps, model_choices)
 
     def canonical(self, key):
         return self.aliases.get(key, key)
@@ -147,6 +152,19 @@ class ConfigSchema:
             if self.canonical(key) not in self.defaults:
                 raise ConfigError(f"unknown key {key!r} in {where}{_suggest(key, self.known())}; "
                                   f"remove it or fix its spelling")
+
+    def check_documents(self, path, helps, choices):
+        """The help (2nd) and choices (3rd) documents may only name keys the config has: a misspelt key there would
+        silently document or restrict nothing."""
+        for label, mapping in (("help (2nd document)", helps), ("choices (3rd document)", choices)):
+            for key in mapping:
+                if self.canonical(key) not in self.defaults and key not in ("config_path", OVERLAY_KEY):
+                    raise ConfigError(f"unknown key {key!r} in the {label} of {path}"
+                                      f"{_suggest(key, self.known())}; remove it or fix its spelling")
+            if label.startswith("choices"):
+                for key, allowed in mapping.items():
+                    if not isinstance(allowed, list):
+                        raise ConfigError(f"{path}: choices for {key!r} must be a list, got {allowed!r}")
 
     def translate(self, mapping, where):
         self.check_keys(mapping, where)
@@ -208,9 +226,10 @@ def load_config(schema, argv=None, default_config_path=None, prog="train.py", de
     sources = {key: "default_config.yaml" for key in cfg}
     overlay = {}
     if config_path:
-        values, _, _ = read_yaml(config_path)
+        values, helps, choices = read_yaml(config_path)
         overlay = values.get(OVERLAY_KEY) or {}
         layer = schema.translate(values, str(config_path))
+        schema.check_documents(config_path, helps, choices)
         cfg.update(layer)
         sources.update({key: str(config_path) for key in layer})
     cli_values = {schema.canonical(k): v for k, v in cli.items()}
@@ -233,6 +252,7 @@ def load_config(schema, argv=None, default_config_path=None, prog="train.py", de
     sources["config_path"] = "command line" if given_path else "default"
     object.__setattr__(cfg, "sources", sources)
     object.__setattr__(cfg, "aliases", dict(schema.aliases))
+    object.__setattr__(cfg, "flag_names", {})  # key -> the flag messages name, where a recipe uses another one
     return cfg
 
 
@@ -245,6 +265,27 @@ def save_config(cfg, directory, name="config.yaml"):
     tmp.write_text(cfg.to_yaml(), encoding="utf-8")
     os.replace(tmp, target)
     return target
+
+
+def flag_name(cfg, key):
+    """How the user sets ``key`` in messages: what the recipe's ``prepare`` recorded in ``cfg.flag_names`` (a recipe
+    may train with an upstream name such as --per_batch_size), else the key and its aliases."""
+    named = vars(cfg).get("flag_names", {}) if hasattr(cfg, "__dict__") else {}
+    if key in named:
+        return named[key]
+    return cfg.flag(key) if hasattr(cfg, "flag") else f"--{key}"
+
+
+def require_positive(cfg, *keys):
+    """Each of ``keys`` must be an integer of at least 1 (batch size, epochs): one line naming the flag otherwise."""
+    for key in keys:
+        value = cfg.get(key)
+        try:
+            ok = float(value) >= 1
+        except (TypeError, ValueError):
+            ok = False
+        if not ok:
+            raise ConfigError(f"{flag_name(cfg, key)} must be at least 1, got {value!r}")
 
 
 def parse_int_list(text, sep=","):

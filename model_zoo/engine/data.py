@@ -166,8 +166,9 @@ def workers(requested):
 
 
 def image_pipeline(index, operations, batch_size, training, rank=0, group_size=1, num_workers=0,
-                   drop_remainder=None):
-    """Batches of (image, label) from an indexed image set, decoded and transformed by ``operations``."""
+                   drop_remainder=None, batch_flag="--batch_size"):
+    """Batches of (image, label) from an indexed image set, decoded and transformed by ``operations``
+    (``batch_flag``: how the user sets the batch size, named when it is larger than the data)."""
     import mindspore.dataset as ds
     import mindspore.dataset.transforms as T
     import mindspore as ms
@@ -181,7 +182,7 @@ def image_pipeline(index, operations, batch_size, training, rank=0, group_size=1
                                   num_parallel_workers=1, **shard)
     dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=workers(num_workers))
     dataset = dataset.map(operations=T.TypeCast(ms.int32), input_columns="label")
-    batched = _batch(dataset, batch_size, training, drop_remainder, len(index), group_size)
+    batched = _batch(dataset, batch_size, training, drop_remainder, len(index), group_size, batch_flag)
     batched.zoo_classes = list(index.classes)  # class names travel with the checkpoint (predict.py shows them)
     return batched
 
@@ -336,10 +337,10 @@ def cifar100_pipeline(data_dir, operations, batch_size, training, rank=0, group_
                           num_workers)
 
 
-def _batch(dataset, batch_size, training, drop_remainder, total, group_size):
+def _batch(dataset, batch_size, training, drop_remainder, total, group_size, batch_flag="--batch_size"):
     if training and total // group_size < batch_size:
         raise DataError(f"only {total} training images for batch_size {batch_size} x {group_size} rank(s); "
-                        f"lower --batch_size")
+                        f"lower {batch_flag}")
     return dataset.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder)
 
 
@@ -555,7 +556,10 @@ def recipe_dataset(cfg, training, rank=0, group_size=1, cifar_mean=(0.4914, 0.48
     else:
         ops = imagenet_eval_ops(size, resize_ratio=cfg.eval_resize_ratio, keep_aspect=cfg.eval_keep_aspect,
                                 **eval_normalization(cfg))
-    return image_pipeline(index, ops, batch, training, rank, group_size, cfg.num_parallel_workers)
+    from model_zoo.engine.config import flag_name
+
+    return image_pipeline(index, ops, batch, training, rank, group_size, cfg.num_parallel_workers,
+                          batch_flag=flag_name(cfg, "batch_size"))
 
 
 def load_index(cfg, training):

@@ -37,6 +37,9 @@ class DeviceBackend:
         onnx_providers: onnxruntime execution providers to try, in order, for ONNX files on this device.
         offline_app: the upstream offline-inference app (``ascend310_infer/out/main``) runs on this device: the r1.x
             ``run_infer_310.sh`` forms target it, and a compiled app is used on it.
+        fast_conv: ``nn.Conv2d`` runs oneDNN's blocked-layout convolutions as AOT Custom operators
+            (:mod:`model_zoo.engine.kernels.fastconv`; CPU), built once per machine; export always writes the
+            native operator (:meth:`native_operators`).
     """
 
     name: str
@@ -55,6 +58,7 @@ class DeviceBackend:
     dataset_sink: bool = True
     onnx_providers: tuple = ("CPUExecutionProvider",)
     offline_app: bool = False
+    fast_conv: bool = False
 
     def is_available(self):
         """(available, reason).  Never raises."""
@@ -111,6 +115,21 @@ class DeviceBackend:
                 raise DeviceError(f"MindSpore's runtime already started in this process, so it cannot switch to "
                                   f"{self.name}; start a new process") from None
         _DEVICE_SET["device"] = wanted
+        if self.fast_conv:
+            from model_zoo.engine.kernels import fastconv
+
+            fastconv.enable()
+
+    def native_operators(self, *nets):
+        """Context in which ``nets`` compile with MindSpore's own operators (export: files must not name the
+        zoo's Custom kernels)."""
+        import contextlib
+
+        if not self.fast_conv:
+            return contextlib.nullcontext()
+        from model_zoo.engine.kernels import fastconv
+
+        return fastconv.native(*nets)
 
     def choose_launcher(self, requested=None):
         """The launcher to use: the requested one if this device supports it, else the first present one."""
@@ -146,7 +165,8 @@ BACKENDS = {
     "CPU": DeviceBackend(
         name="CPU", comm_backend="mccl", launchers=("msrun", "mpirun"), amp_default="O0",
         amp_levels=("O0", "O1", "O2", "O3", "auto"), dynamic_loss_scale=False,
-        export_formats=("MINDIR", "ONNX"), priority=0, default_nproc=2, mpirun_init=False, dataset_sink=False),
+        export_formats=("MINDIR", "ONNX"), priority=0, default_nproc=2, mpirun_init=False, dataset_sink=False,
+        fast_conv=True),
     "GPU": DeviceBackend(
         name="GPU", comm_backend="nccl", launchers=("mpirun", "msrun"), amp_default="O2",
         amp_levels=("O0", "O1", "O2", "O3", "auto"), dynamic_loss_scale=True,

@@ -261,7 +261,9 @@ def evaluate(recipe, cfg):
 
         raise ConfigError(f"eval needs weights: pass {cfg.flag('pre_trained')} (a checkpoint file or a folder of them)")
     from model_zoo.engine import weights
+    from model_zoo.engine.config import require_positive
 
+    require_positive(cfg, "eval_batch_size" if cfg.get("eval_batch_size") else "batch_size")
     # the configuration already holds what the (newest) checkpoint records or implies (cli.resolve)
     ctx = runtime.setup(cfg, "eval", output_root_key="log_path")
     logger = ctx.logger

@@ -87,10 +87,12 @@ def export_network(build, params, file_name, file_format, input_shape, backend, 
         kwargs = dict(input_names=["x"], output_names=["logits"])
         if dynamic_batch:
             kwargs["dynamic_axes"] = {"x": {0: "batch"}, "logits": {0: "batch"}}
-        mindspore.onnx.export(fresh, ms.Tensor(sample), file_name=str(target), **kwargs)
+        with backend.native_operators(fresh):
+            mindspore.onnx.export(fresh, ms.Tensor(sample), file_name=str(target), **kwargs)
     else:
         try:
-            ms.export(net, trace, file_name=base, file_format=fmt)
+            with backend.native_operators(net):
+                ms.export(net, trace, file_name=base, file_format=fmt)
         except ValueError as exc:
             raise DeviceError(f"export to {fmt} failed: {str(exc).splitlines()[0]}") from None
     result = {"file": str(target), "format": fmt, "max_abs_diff": None, "fp16": bool(fp16),

@@ -46,7 +46,7 @@ from pathlib import Path
 
 from model_zoo.engine import registry
 from model_zoo.engine.device import get_backend
-from model_zoo.engine.errors import DeviceError
+from model_zoo.engine.errors import DeviceError, ZooError
 from model_zoo.engine.registry import ScriptArg, ScriptForm
 
 ZOO_DIR = Path(__file__).resolve().parents[1]
@@ -452,12 +452,61 @@ def _child_env(proc):
     return env
 
 
-def _pump(stream, sinks):
+class TracebackFilter:
+    """Drops a launcher's own Python traceback (msrun's ``RuntimeError: Distributed job exited with exception``)
+    from the console; the log keeps it.  The failing worker's own error line is printed last instead."""
+
+    def __init__(self):
+        self.inside = False
+
+    def keep(self, line):
+        text = line.decode("utf-8", "replace") if isinstance(line, bytes) else line
+        if text.startswith("Traceback (most recent call last):"):
+            self.inside = True
+            return False
+        if self.inside:
+            if text[:1].isspace():
+                return False
+            self.inside = False
+            return False  # the exception line that ends the traceback
+        return True
+
+
+def _pump(stream, sinks, console_filter=None):
     for line in iter(stream.readline, b""):
-        for sink in sinks:
+        for index, sink in enumerate(sinks):
+            if index == 0 and console_filter is not None and not console_filter.keep(line):
+                continue
             sink.write(line)
             sink.flush()
     stream.close()
+
+
+ERROR_PREFIXES = ("error:", "stopped:")
+
+
+def worker_error(plan):
+    """'rank R: error: ...': the first failing worker's own one-line error, from the workers' logs (None if no
+    worker wrote one)."""
+    logs = list(plan.logs)
+    if plan.launcher == "mpirun":  # per-process files of --output-filename (the CPU form's process 0: scheduler)
+        found = sorted(Path(plan.procs[0].cwd, "log_output").glob("*/rank.*/stdout"),
+                       key=lambda p: int(p.parent.name.split(".")[-1]))
+        logs = found[1:] if not plan.backend.mpirun_init else found
+    found = []
+    for rank, log in enumerate(logs):
+        try:
+            lines = Path(log).read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            continue
+        errors = [line.strip() for line in lines if line.startswith(ERROR_PREFIXES)]
+        if errors:
+            label = re.search(r"(\d+)", Path(log).stem if plan.launcher == "msrun" else "")
+            # a worker's own one-line error first; 'error: RuntimeError: ... (run with --debug ...)' is often only
+            # the echo of another rank's failure (a timed-out peer)
+            found.append(("--debug" in errors[-1], len(found), f"rank {label.group(1) if label else rank}: "
+                                                               f"{errors[-1]}"))
+    return min(found)[2] if found else None
 
 
 def run(plan, background=False, out=None):
@@ -478,7 +527,8 @@ def run(plan, background=False, out=None):
                                  start_new_session=background)
         pump = None
         if tee:
-            pump = threading.Thread(target=_pump, args=(child.stdout, [out, log]), daemon=True)
+            console_filter = TracebackFilter() if plan.launcher != "single" else None
+            pump = threading.Thread(target=_pump, args=(child.stdout, [out, log], console_filter), daemon=True)
             pump.start()
         started.append((proc, child, log, pump))
         print(f"started {proc.label} (pid {child.pid}), log {proc.log}", file=sys.stderr, flush=True)
@@ -500,6 +550,10 @@ def run(plan, background=False, out=None):
         for _, child, _, _ in started:
             child.terminate()
         return 130
+    if worst and plan.launcher != "single":
+        line = worker_error(plan)
+        if line:
+            print(line, file=sys.stderr, flush=True)  # the last line: which rank failed and why
     return worst
 
 
@@ -524,9 +578,30 @@ def launch(args):
         if script and not Path(plan.procs[0].cwd, script).is_file() and not Path(script).is_file():
             print(f"note: {script} does not exist yet", flush=True)
         return 0
+    check_before_spawn(args, plan)
     for line in describe(plan):
         print(line, file=sys.stderr, flush=True)
     return run(plan, background=args.background or _env_flag("MODEL_ZOO_BACKGROUND"))
+
+
+def check_before_spawn(args, plan):
+    """Once, before any process starts: the device is usable here, and the model's own train.py / eval.py accepts
+    the flags and YAML (a bad flag is one line, not one traceback per rank).  A ``--script`` of the user's own
+    (a stand-in, a probe) is started as asked."""
+    if args.script:
+        return
+    quiet = "GLOG_v" not in os.environ
+    if quiet:  # MindSpore's plugin-loading warnings would bury the one line that matters
+        os.environ["GLOG_v"] = "3"
+    try:
+        plan.backend.require()
+    finally:
+        if quiet:
+            os.environ.pop("GLOG_v", None)
+    from model_zoo.engine import cli
+
+    flags = script_flags(args, plan.backend, plan.launcher != "single", args.task)
+    cli.resolve(args.task, args.model, flags)
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -736,6 +811,9 @@ def main(argv=None):
         print(usage, file=sys.stderr)
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 1 if script_mode else 2
+    except ZooError as exc:  # the device or the script's flags, checked before anything was started
+        print(f"error: {exc}", file=sys.stderr)
+        return 1 if script_mode else exc.exit_code
 
 
 if __name__ == "__main__":

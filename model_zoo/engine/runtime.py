@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from model_zoo.engine.device import get_backend, rank_info
+from model_zoo.engine.errors import ZooError
 
 
 @dataclass
@@ -78,11 +79,69 @@ def setup(cfg, task, output_root_key="ckpt_path", to_file=True):
     ds.config.set_seed(int(cfg.seed))
     stamp = os.environ.get("MODEL_ZOO_RUN_STAMP") or datetime.datetime.now().strftime("%Y-%m-%d_time_%H_%M_%S")
     root = str(cfg.get(output_root_key) or "outputs/")
-    output_dir = Path(str(cfg.output_dir_template).format(ckpt_path=root.rstrip("/"), log_path=root.rstrip("/"),
-                                                          datetime=stamp, rank=rank, task=task))
+
+    def folder(name):
+        return Path(str(cfg.output_dir_template).format(ckpt_path=root.rstrip("/"), log_path=root.rstrip("/"),
+                                                        datetime=name, rank=rank, task=task))
+
+    if to_file:
+        # a resumed run may go on in the folder MODEL_ZOO_RUN_STAMP names; any other run gets a folder of its own
+        reuse = bool(os.environ.get("MODEL_ZOO_RUN_STAMP")) and bool(cfg.get("resume"))
+        stamp = agree_on_stamp(claim_run_folder(folder, stamp, reuse, cfg.flag(output_root_key))
+                               if rank == 0 else "", size)
+        if rank != 0:
+            _make_folder(folder(stamp), cfg.flag(output_root_key), exist_ok=True)
+    output_dir = folder(stamp)
     logger = _logger(output_dir, rank, stamp, to_file=to_file, console_format=cfg.get("console_log_format"))
     logger.info(sys.modules["model_zoo"].CPU_ENV_SUMMARY)  # CPU setting chosen before MindSpore loaded
     return RunContext(backend, rank, size, device_id, output_dir, logger, stamp)
+
+
+def _make_folder(path, flag, exist_ok=False):
+    """mkdir (parents too); a folder that cannot be created is one line naming it and the cause."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.mkdir(exist_ok=exist_ok)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        raise ZooError(f"cannot create the run folder {path} ({exc.strerror or exc}); pass a writable {flag}") from None
+    return path
+
+
+def claim_run_folder(folder, stamp, reuse=False, flag="--ckpt_path"):
+    """Create the run folder ``folder(stamp)`` atomically and exclusively (``mkdir`` fails when it exists, on one
+    machine or on shared storage); when another run holds it, ``<stamp>_1``, ``<stamp>_2`` ...  Returns the stamp.
+    A template without ``{datetime}`` names one fixed folder, which runs then share (the user's choice)."""
+    if folder("a") == folder("b"):
+        _make_folder(folder(stamp), flag, exist_ok=True)
+        return stamp
+    for index in range(10000):
+        name = stamp if index == 0 else f"{stamp}_{index}"
+        try:
+            _make_folder(folder(name), flag, exist_ok=reuse and index == 0)
+        except FileExistsError:
+            continue
+        return name
+    raise ZooError(f"no free run folder next to {folder(stamp)} (tried 10000 names); clean up its parent folder")
+
+
+def agree_on_stamp(stamp, size):
+    """Rank 0's stamp on every rank (the ranks of one job write into one run folder): its characters are summed over
+    the ranks with ``all_reduce``, the other ranks contributing zeros."""
+    if size <= 1:
+        return stamp
+    import numpy as np
+    import mindspore as ms
+    from mindspore.ops.communication import all_reduce
+
+    codes = np.zeros(256, np.int32)
+    raw = stamp.encode("utf-8")[:256]
+    codes[:len(raw)] = np.frombuffer(raw, np.uint8)
+    tensor = ms.Tensor(codes)
+    all_reduce(tensor)
+    return bytes(int(v) for v in tensor.asnumpy() if v).decode("utf-8")
 
 
 def log_args(logger, cfg):

@@ -14,9 +14,9 @@ from mindspore.boost.grad_accumulation import gradient_accumulation_op, gradient
 from mindspore.common import dtype as mstype
 
 from model_zoo.engine import checkpoint as ckpt_io
-from model_zoo.engine import runtime, weights
-from model_zoo.engine.callbacks import CheckpointSaver, StepCounter, TrainMonitor, TrainState
-from model_zoo.engine.config import save_config
+from model_zoo.engine import rng, runtime, signals, weights
+from model_zoo.engine.callbacks import CheckpointSaver, StepCounter, StopOnSignal, TrainMonitor, TrainState
+from model_zoo.engine.config import require_positive, save_config
 from model_zoo.engine.errors import CheckpointError, DeviceError, ZooError
 
 
@@ -58,6 +58,11 @@ def find_resume_checkpoint(cfg, logger):
             logger.info(f"resume: skipping {path}: {exc}")
             continue
         if "step_num" in params and ckpt_io.has_optimizer_state(params):
+            bad = ckpt_io.nonfinite_entries(params)
+            if bad:
+                logger.info(f"resume: skipping {path}: {len(bad)} tensor(s) hold NaN/inf (e.g. {bad[0]}); it was "
+                            f"written after the run diverged")
+                continue
             return path
         logger.info(f"resume: skipping {path}: network weights only (no optimizer state / epoch and step)")
     logger.info(f"resume auto: no checkpoint with training state under {root}; starting from scratch")
@@ -184,10 +189,13 @@ def _versions():
             "model_zoo": model_zoo.__version__, "cpu_env": model_zoo.CPU_ENV_SUMMARY}
 
 
-def run_summary(recipe, cfg, ctx, monitor, saver, eval_hook, steps_per_epoch, wall, resume_path):
-    """summary.json: config, device, versions, last/best accuracy, images/s, wall time, checkpoints."""
-    last = monitor.history[-1] if monitor.history else {}
-    evaluated = [row for row in monitor.history if row.get("top1") not in ("", None)]
+def run_summary(recipe, cfg, ctx, monitor, saver, eval_hook, steps_per_epoch, wall, resume_path, record=None):
+    """summary.json: config, device, versions, last/best accuracy, images/s, wall time, checkpoints, and how the run
+    ended (``status`` completed / stopped / diverged / failed, the final ``error`` line, the ``signal``, the
+    ``diverged`` step and loss, the ``recovery_checkpoint``, the ``skipped_files``)."""
+    history = monitor.history if monitor is not None else []
+    last = history[-1] if history else {}
+    evaluated = [row for row in history if row.get("top1") not in ("", None)]
     best_scores = [float(r["top1"]) for r in evaluated]
     if eval_hook is not None and eval_hook.carried is not None:
         best_scores.append(eval_hook.carried)  # the best of the epochs before a resume
@@ -198,7 +206,7 @@ def run_summary(recipe, cfg, ctx, monitor, saver, eval_hook, steps_per_epoch, wa
 
     return {
         "model": recipe.name, "arch": str(cfg.arch or recipe.name), "device": ctx.backend.name,
-        "ranks": ctx.group_size, "epochs": int(cfg.max_epoch), "epochs_run": len(monitor.history),
+        "ranks": ctx.group_size, "epochs": int(cfg.max_epoch), "epochs_run": len(history),
         "steps_per_epoch": steps_per_epoch, "resumed_from": str(resume_path) if resume_path else None,
         "wall_time_s": round(wall, 3), "output_dir": str(ctx.output_dir),
         "checkpoints": [str(p) for p in (saver.existing() if saver else [])],  # keep_checkpoint_max removed the rest
@@ -208,7 +216,9 @@ def run_summary(recipe, cfg, ctx, monitor, saver, eval_hook, steps_per_epoch, wa
         "last_top1": number(evaluated[-1], "top1") if evaluated else None,
         "last_top5": number(evaluated[-1], "top5") if evaluated else None,
         "best_top1": max(best_scores) if best_scores else None,
-        "metrics_csv": str(monitor.csv_path), "curves_png": str(monitor.curves_path) if monitor.curves_path else None,
+        "metrics_csv": str(monitor.csv_path) if monitor is not None else None,
+        "curves_png": str(monitor.curves_path) if monitor is not None and monitor.curves_path else None,
+        **(record or {"status": "completed"}),
         "versions": _versions(),
         "config": {k: v for k, v in cfg.items() if isinstance(v, (str, int, float, bool, type(None)))},
     }
@@ -354,18 +364,214 @@ def start_at_epoch(cfg, state, optimizer, steps, logger):
                 f"{state.global_step // steps} of the schedule")
 
 
+def _lr_flag(cfg):
+    """The learning-rate flag to name: the one given on the command line, else --lr when the recipe's YAML sets
+    it, else the peak of a warm-up schedule (--lr_max)."""
+    sources = getattr(cfg, "sources", {})
+    keys = [key for key in ("lr", "lr_max", "lr_init") if key in cfg]
+    for key in keys:
+        if sources.get(key) == "command line":
+            return key
+    for key in keys:
+        if sources.get(key, "default_config.yaml") != "default_config.yaml":
+            return key
+    return "lr"
+
+
+def divergence_message(cfg, state, output_dir, amp_level="O0"):
+    """One line: where the loss stopped being finite, its value, and what to lower."""
+    where = state.diverged
+    key = _lr_flag(cfg)
+    lower = f"lower {cfg.flag(key) if hasattr(cfg, 'flag') else '--' + key} (now {cfg.get(key)})"
+    if amp_level != "O0" and float(cfg.get("loss_scale") or 1) > 1:  # float16 compute: the scale can overflow
+        lower += f" or --loss_scale (now {cfg.loss_scale})"
+    return (f"training diverged: the loss became {where['loss']} at epoch {where['epoch']} step {where['step']} "
+            f"(global step {where['global_step']}); checkpoints holding NaN/inf were not written; {lower}, or "
+            f"check the data (log in {output_dir})")
+
+
+def resume_command(cfg, path):
+    """The command line that resumes this run from ``path``: this script with its flags, --resume replaced."""
+    import shlex
+    import sys
+
+    argv, skip = [], False
+    for token in sys.argv[1:]:
+        if skip:
+            skip = False
+            continue
+        if token == "--resume":
+            skip = True
+            continue
+        if token.startswith("--resume="):
+            continue
+        argv.append(token)
+    return "python " + shlex.join([sys.argv[0] or "train.py"] + argv + [f"--resume={path}"])
+
+
+def checkpoint_names(ckpt_dir, prefix, output_dir, resume_path=None):
+    """(prefix, recovery file name, claim file or None) of this run's checkpoints.
+
+    In the run's own folder (the default ``{output_dir}/ckpt_{rank}``) nothing can collide.  A folder runs share
+    (upstream layouts that write into ``ckpt_path`` itself) is claimed: as MindSpore's
+    ``ModelCheckpoint``, a prefix whose checkpoints are there already becomes ``<prefix>_1``, ``<prefix>_2`` ...
+    (recovery file ``recovery_<n>.ckpt``), taken atomically (``O_EXCL`` claim file) so that two runs started
+    together never write, or prune, each other's files.  A run resumed from a checkpoint of that folder keeps its
+    prefix."""
+    import os
+    import re
+
+    ckpt_dir, output_dir = Path(ckpt_dir), Path(output_dir)
+    try:
+        ckpt_dir.resolve().relative_to(output_dir.resolve())
+        return prefix, "recovery.ckpt", None
+    except ValueError:
+        pass
+
+    def names(n):
+        return (prefix, "recovery.ckpt") if n == 0 else (f"{prefix}_{n}", f"recovery_{n}.ckpt")
+
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    resumed = Path(resume_path) if resume_path else None
+    for n in range(1000):
+        name, recovery = names(n)
+        claim = ckpt_dir / f".{name}.claim"
+        if resumed is not None and resumed.parent.resolve() == ckpt_dir.resolve() and (
+                resumed.name == recovery or re.fullmatch(re.escape(name) + r"-\d+_\d+\.ckpt", resumed.name)):
+            claim.write_text(str(output_dir))  # the run it continues: its files are this run's
+            return name, recovery, claim
+    for n in range(1000):
+        name, recovery = names(n)
+        claim = ckpt_dir / f".{name}.claim"
+        if ckpt_io.prefixed_checkpoints(ckpt_dir, name) or (ckpt_dir / recovery).exists():
+            continue
+        try:
+            handle = os.open(claim, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            continue
+        os.write(handle, str(output_dir).encode())
+        os.close(handle)
+        return name, recovery, claim
+    raise CheckpointError(f"{ckpt_dir} holds checkpoints of 1000 runs with prefix {prefix}; clean it up")
+
+
+def checkpoint_bytes(train_network):
+    """Size of one full-state checkpoint of ``train_network`` from its parameters (plus 1% and 1 MiB)."""
+    return int(sum(int(p.nbytes) for p in train_network.get_parameters()) * 1.01) + (1 << 20)
+
+
+class _Run:
+    """What a run has built so far: summary.json is written from it whether the run completes, stops or fails."""
+
+    def __init__(self):
+        self.monitor = self.saver = self.eval_hook = self.resume_path = self.ckpt_dir = self.claim = None
+        self.steps_per_epoch = 0
+        self.start = time.time()
+        self.record = {"status": "running", "error": None, "signal": None, "diverged": None,
+                       "recovery_checkpoint": None, "skipped_files": None}
+
+    def summary(self, recipe, cfg, ctx):
+        return run_summary(recipe, cfg, ctx, self.monitor, self.saver, self.eval_hook, self.steps_per_epoch,
+                           time.time() - self.start, self.resume_path, self.record)
+
+
+def _log_to_file(logger, line):
+    """A line for the run log only (the console already shows it)."""
+    import logging
+
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            handler.emit(logging.LogRecord(logger.name, logging.INFO, __file__, 0, line, None, None))
+
+
+def _write_summary(ctx, summary):
+    if ctx.is_main:
+        target = Path(ctx.output_dir) / "summary.json"
+        tmp = target.with_name(target.name + ".tmp")
+        tmp.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        Path(tmp).replace(target)
+
+
+def _record_skipped(ctx, run):
+    """Unusable files the data check skipped: once in the run log, and in summary.json."""
+    from model_zoo.engine import verify
+
+    skipped = verify.skipped_files()
+    if skipped and run.record["skipped_files"] is None:
+        for line in verify.skipped_lines():
+            _log_to_file(ctx.logger, line)
+    if skipped:
+        run.record["skipped_files"] = {"count": len(skipped),
+                                       "files": [{"path": p, "reason": why} for p, why in skipped[:1000]]}
+
+
+def _log_image_check(ctx):
+    """One line per data folder: how many files the up-front image check read, or that the cache had them."""
+    from model_zoo.engine import verify
+
+    for root, stats in verify.STATS.items():
+        if stats["checked"]:
+            how = (f"{stats['checked']} checked in {stats['seconds']:.1f} s on {stats['processes']} process(es), "
+                   f"cache updated")
+        else:
+            how = f"all in the check cache ({stats['seconds']:.1f} s)"
+        waited = f", after waiting {stats['waited']:.1f} s for another process's check" if stats["waited"] > 0.5 else ""
+        ctx.logger.info(f"image check: {root}: {stats['files']} file(s), {how}{waited}")
+
+
 def train(recipe, cfg):
-    """Run a training job.  Returns a summary dict (also written to summary.json)."""
+    """Run a training job.  Returns a summary dict (also written to summary.json, as is the end of a run that stops
+    on a signal, diverges or fails)."""
+    require_positive(cfg, "batch_size", "max_epoch")
+    ctx = runtime.setup(cfg, "train")
+    run = _Run()
+    try:
+        with signals.GracefulStop() as stop:
+            return _train(recipe, cfg, ctx, run, stop)
+    except BaseException as exc:
+        _release(run)
+        if isinstance(exc, signals.Interrupted):
+            run.record.update(status="stopped", signal=signals.signal_name(exc.signum))
+        elif isinstance(exc, KeyboardInterrupt):
+            run.record.update(status="stopped", signal="SIGINT")
+        else:
+            run.record["status"] = "diverged" if isinstance(exc, TrainingDiverged) else "failed"
+        text = (str(exc).strip().splitlines() or [""])[0]
+        line = text if isinstance(exc, ZooError) else f"{exc.__class__.__name__}: {text}"
+        run.record["error"] = line
+        _log_to_file(ctx.logger, f"{getattr(exc, 'prefix', 'error')}: {line}")
+        if run.ckpt_dir is not None:
+            ckpt_io.clean_partial(run.ckpt_dir, own_only=True)
+        try:
+            _record_skipped(ctx, run)
+            _write_summary(ctx, run.summary(recipe, cfg, ctx))
+        except Exception:  # noqa: BLE001 - the original error is what the user must see
+            pass
+        raise
+
+
+def _train(recipe, cfg, ctx, run, stop):
     import mindspore.dataset as ds
 
-    ctx = runtime.setup(cfg, "train")
     logger = ctx.logger
     runtime.log_args(logger, cfg)
     amp_level = ctx.backend.check_amp(cfg.amp_level)
     lsm, opt_scale = loss_scale_manager(cfg, ctx.backend)
     cfg.loss_scale = opt_scale
+    fmt = dict(ckpt_path=str(cfg.ckpt_path).rstrip("/"), output_dir=str(ctx.output_dir), rank=ctx.rank,
+               datetime=ctx.stamp)
+    ckpt_dir = run.ckpt_dir = Path(str(cfg.ckpt_dir_template).format(**fmt))
+    saving = ctx.is_main or not int(cfg.is_save_on_master)
+    if saving:
+        for removed in ckpt_io.clean_partial(ckpt_dir):
+            logger.info(f"removed {removed}, a temporary checkpoint file left by a run that did not finish")
     if ctx.is_main:
-        save_config(cfg, ctx.output_dir)
+        try:
+            save_config(cfg, ctx.output_dir)
+        except OSError as exc:
+            raise CheckpointError(f"cannot write to the run folder {ctx.output_dir}: "
+                                  f"{ckpt_io.write_failure(exc, ctx.output_dir)}; pass a writable "
+                                  f"{cfg.flag('ckpt_path')}") from None
 
     steps = accumulation_steps(cfg)
 
@@ -375,10 +581,16 @@ def train(recipe, cfg):
         return dataset.skip(skip) if skip else dataset
 
     first = epoch_dataset(0)
-    steps_per_epoch = first.get_dataset_size()
+    _record_skipped(ctx, run)
+    _log_image_check(ctx)
+    steps_per_epoch = run.steps_per_epoch = first.get_dataset_size()
     logger.info(f"important: start create network ({cfg.arch or recipe.name}, {ctx.backend.name}, "
                 f"{ctx.group_size} rank(s), {steps_per_epoch} steps/epoch, amp {amp_level})")
     net = recipe.network(cfg, "train")
+    dropouts = rng.seed_dropout(net, int(cfg.seed), ctx.rank)  # reproducible, restorable dropout masks
+    if dropouts:
+        _log_to_file(logger, f"dropout: {len(dropouts)} layer(s) draw their masks from (seed {cfg.seed}, rank "
+                             f"{ctx.rank}, step); the counters are saved in every checkpoint")
     if cfg.pre_trained:
         weights.into(net, recipe, cfg, cfg.pre_trained, what="--pre_trained checkpoint", fine_tune=True,
                      log=logger.info)
@@ -390,6 +602,8 @@ def train(recipe, cfg):
     if steps > 1:
         logger.info(f"accumulation_steps {steps}: one optimizer step per {steps} batches of {cfg.batch_size} "
                     f"({steps * int(cfg.batch_size) * ctx.group_size} images)")
+    if saving:  # before the first step: room for one checkpoint and its temporary copy
+        ckpt_io.check_room(ckpt_dir, 2 * checkpoint_bytes(model.train_network), cfg.flag("ckpt_path"))
 
     state = TrainState(steps_per_epoch, int(cfg.max_epoch))
     resume_path = find_resume_checkpoint(cfg, logger) if cfg.resume else None
@@ -399,51 +613,95 @@ def train(recipe, cfg):
                     f"this zoo): starting from its weights at epoch 1")
         weights.into(net, recipe, cfg, resume_path, what="--resume checkpoint", log=logger.info)
         resume_path = None
+    run.resume_path = resume_path
     if resume_path is not None:
         state.resume_at(restore(model.train_network, resume_path))
+        note = rng.restore(dropouts, rng.read_state(resume_path), state.global_step)
+        if note:
+            logger.info(f"resume: {note}")
         logger.info(f"resumed from {resume_path}: epoch {state.epoch} step {state.step_in_epoch} "
                     f"(global step {state.global_step} of {state.total_steps})")
     else:
         start_at_epoch(cfg, state, optimizer, steps, logger)
 
-    fmt = dict(ckpt_path=str(cfg.ckpt_path).rstrip("/"), output_dir=str(ctx.output_dir), rank=ctx.rank,
-               datetime=ctx.stamp)
-    ckpt_dir = Path(str(cfg.ckpt_dir_template).format(**fmt))
-    saving = ctx.is_main or not int(cfg.is_save_on_master)
     meta = checkpoint_metadata(recipe, cfg, first)  # in every checkpoint, best.ckpt included
+    base_prefix = str(cfg.ckpt_prefix).format(**fmt)
+    prefix, recovery, best = base_prefix, "recovery.ckpt", "best.ckpt"
+    if saving:
+        prefix, recovery, run.claim = checkpoint_names(ckpt_dir, base_prefix, ctx.output_dir, resume_path)
+        if prefix != base_prefix:
+            best = f"best{recovery[len('recovery'):]}"
+            logger.info(f"{ckpt_dir} holds another run's checkpoints: this run writes {prefix}-<epoch>_<step>.ckpt, "
+                        f"{recovery} and {best}")
     eval_hook = None
     if cfg.run_eval:
-        eval_hook = EvalDuringTraining(recipe, cfg, ctx, net, ckpt_dir / "best.ckpt" if saving and
-                                       cfg.save_best_ckpt else None, meta=meta)
+        eval_hook = run.eval_hook = EvalDuringTraining(recipe, cfg, ctx, net, ckpt_dir / best if saving and
+                                                       cfg.save_best_ckpt else None, meta=meta)
         if resume_path is not None:
             eval_hook.resume_best(resume_path, state.global_step)
-    monitor = TrainMonitor(recipe, cfg, ctx, state, CurrentLR(lr, steps, optimizer if plateau else None),
-                           eval_hook=eval_hook)
+    monitor = run.monitor = TrainMonitor(recipe, cfg, ctx, state, CurrentLR(lr, steps, optimizer if plateau else None),
+                                         eval_hook=eval_hook)
     callbacks = [StepCounter(state), monitor] + ([plateau_callback(cfg, monitor, optimizer)] if plateau else [])
     saver = None
     if saving:
-        saver = CheckpointSaver(ckpt_dir, str(cfg.ckpt_prefix).format(**fmt), state, cfg.ckpt_interval,
-                                cfg.ckpt_interval_unit, cfg.keep_checkpoint_max, cfg.recovery_interval,
-                                extra=meta)
+        saver = run.saver = CheckpointSaver(
+            ckpt_dir, prefix, state, cfg.ckpt_interval, cfg.ckpt_interval_unit,
+            cfg.keep_checkpoint_max, cfg.recovery_interval, extra=meta, log=logger.info,
+            extra_fn=(lambda: {rng.STATE_KEY: rng.state(dropouts)}) if dropouts else None, recovery_name=recovery)
         callbacks.append(saver)
+    callbacks.append(StopOnSignal(state, stop))
     sink = bool(cfg.get("dataset_sink_mode", False)) and ctx.backend.dataset_sink
     logger.info("start network train...")
     start = time.time()
     with runtime.profiling(cfg, ctx.output_dir, logger):
         for epoch_index in range(state.global_step // steps_per_epoch, state.max_epoch):
+            if stop.requested:
+                break
             skip = state.global_step - epoch_index * steps_per_epoch
             dataset = first if (epoch_index == 0 and not skip) else epoch_dataset(epoch_index, skip)
             model.train(epoch_index + 1, dataset, callbacks=callbacks, dataset_sink_mode=sink,
                         initial_epoch=epoch_index)
-            if monitor.history and not np.isfinite(float(monitor.history[-1]["loss"])):
-                raise TrainingDiverged(f"training diverged: loss became {monitor.history[-1]['loss']} in epoch "
-                                       f"{state.epoch} (step {state.step_in_epoch}); lower --lr or check the data "
-                                       f"(log in {ctx.output_dir})")
+            _record_skipped(ctx, run)
+            if state.diverged is not None:
+                raise TrainingDiverged(divergence_message(cfg, state, ctx.output_dir, amp_level))
+    if stop.requested and state.global_step < state.total_steps:
+        _stop_with_recovery(cfg, ctx, run, state, stop, saver, model, ckpt_dir)
     wall = time.time() - start
     logger.info("end network train...")
-    summary = run_summary(recipe, cfg, ctx, monitor, saver, eval_hook, steps_per_epoch, wall, resume_path)
-    if ctx.is_main:
-        target = Path(ctx.output_dir) / "summary.json"
-        target.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+    run.record["status"] = "completed"
+    summary = run.summary(recipe, cfg, ctx)
+    summary["wall_time_s"] = round(wall, 3)
+    _write_summary(ctx, summary)
+    _release(run)
     logger.info(f"training done in {wall:.1f} s; outputs in {ctx.output_dir}")
     return summary
+
+
+def _release(run):
+    """Drop the claim on a shared checkpoint folder's prefix (its checkpoints keep later runs off it)."""
+    if run.claim is not None:
+        try:
+            run.claim.unlink()
+        except OSError:
+            pass
+        run.claim = None
+
+
+def _stop_with_recovery(cfg, ctx, run, state, stop, saver, model, ckpt_dir):
+    """After SIGTERM / SIGINT: the state after the last finished step in recovery.ckpt (atomic), one line naming it
+    and the resume command, exit 143 / 130 (:class:`signals.Interrupted`)."""
+    signum = stop.signum
+    name = signals.signal_name(signum)
+    where = (f"epoch {state.epoch} step {state.step_in_epoch} (global step {state.global_step} of "
+             f"{state.total_steps})")
+    if saver is None:
+        raise signals.Interrupted(f"{name} at {where}; rank 0 writes the recovery checkpoint", signum)
+    if saver.saved and saver.last_saved_step == state.global_step:
+        path = saver.saved[-1]  # a checkpoint of exactly this step was just written
+    else:
+        path = saver.save_named(model.train_network, ckpt_dir / saver.recovery_name)
+    if path is None:
+        raise signals.Interrupted(f"{name} at {where}; no recovery checkpoint (the weights are not finite)", signum)
+    run.record["recovery_checkpoint"] = str(path)
+    raise signals.Interrupted(f"{name} at {where}: saved {path}; resume with: {resume_command(cfg, path)}",
+                              signum)

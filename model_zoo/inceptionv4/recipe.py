@@ -31,6 +31,13 @@ def prepare(cfg, task):
 
 
 def network(cfg, phase):
+    from model_zoo.engine.errors import ConfigError
+
+    height, width = parse_image_size(cfg.image_size)
+    smallest = inceptionv4.MIN_INPUT_SIZE  # the stem's stride-2 convolutions and reductions leave nothing of less
+    if min(height, width) < smallest:
+        raise ConfigError(f"InceptionV4 needs inputs of at least {smallest}x{smallest}, got {height}x{width}; "
+                          f"raise --height/--width (or --image_size)")
     net = inceptionv4.InceptionV4(num_classes=int(cfg.num_classes), head=cfg.head, bn_eps=float(cfg.bn_eps),
                                   bn_momentum=float(cfg.bn_momentum))
     return initialize(net)

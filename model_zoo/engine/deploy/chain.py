@@ -220,8 +220,43 @@ def _batch_number(path):
     return int(match.group(1)) if match else -1
 
 
+def read_numeric_labels(path):
+    """Integer labels from a label file, never unpickled: a numeric ``.npy`` (what preprocess and upstream
+    ``preprocess.py`` write: one row per batch, or flat), a JSON list (of ints, or of per-batch lists) or a text file of
+    integers.  A ``.npy`` holding Python objects is refused: loading it would run whatever code it carries."""
+    path = Path(path)
+    if path.suffix.lower() in (".npy", ".npz"):
+        try:
+            labels = np.load(path, allow_pickle=False)
+        except ValueError as exc:
+            if "pickle" not in str(exc).lower():
+                raise DataError(f"label file {path} is not a numpy label array ({exc}); re-run preprocess") from None
+            raise DataError(f"label file {path} holds pickled Python objects, which are never loaded (unpickling runs "
+                            f"code from the file); re-run preprocess to write numeric labels, or pass a JSON list or a "
+                            f"text file of integer labels with --label_dir") from None
+        except OSError as exc:
+            raise DataError(f"label file {path} cannot be read ({exc}); re-run preprocess") from None
+        if hasattr(labels, "files"):  # .npz: its first array
+            labels = labels[labels.files[0]] if labels.files else np.zeros(0, np.int64)
+    else:
+        text = path.read_text(encoding="utf-8", errors="replace")
+        try:
+            if text.lstrip().startswith("["):
+                value = json.loads(text)
+                nested = value and all(isinstance(v, list) for v in value)  # one list per batch: flatten
+                labels = np.concatenate([np.asarray(v) for v in value]) if nested else np.asarray(value)
+            else:
+                labels = np.asarray([int(v) for v in re.split(r"[\s,]+", text.strip()) if v])
+        except ValueError:
+            raise DataError(f"label file {path} is neither a JSON list nor whitespace-separated integer labels; "
+                            f"re-run preprocess") from None
+    if labels.dtype.kind not in "iu" and not (labels.dtype.kind == "f" and np.all(labels == np.round(labels))):
+        raise DataError(f"label file {path} holds {labels.dtype} values, not integer class indices; re-run preprocess")
+    return labels.astype(np.int64)
+
+
 def _cifar_scores(result_dir, label_path, batch_size, dtype=np.float32, classes=0):
-    labels = np.load(label_path, allow_pickle=True)
+    labels = read_numeric_labels(label_path)
     files = sorted(result_dir.glob(f"*{RESULT_SUFFIX}"), key=_batch_number)
     if not files:
         raise DataError(f"no *{RESULT_SUFFIX} result files in {result_dir}")

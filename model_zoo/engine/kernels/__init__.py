@@ -1,0 +1,1 @@
+"""CPU kernels the zoo adds to MindSpore through its official extension point (AOT ``ops.Custom`` operators)."""

@@ -1,0 +1,164 @@
+// Batch normalization over NCHW float32 for MindSpore's CPU backend, as AOT Custom operators.
+//
+// MindSpore 2.10's CPU BatchNorm runs oneDNN's plain-layout `ncsp_bnorm`, which is slow, most of all on small
+// feature maps (a 32x224x3x3 forward took 40-50 ms on 2 cores: benchmarks/RESULTS.md).  These loops are two
+// passes over the data per direction, parallel over channels, with double accumulators.
+//
+//   ZooBatchNormTrain(x, gamma, beta, eps) -> (y, batch_mean, batch_var)       batch_var is biased (1/M)
+//   ZooBatchNormGrad(dy, x, gamma, batch_mean, batch_var, eps) -> (dx, dgamma, dbeta)
+//   ZooBatchNormInfer(x, gamma, beta, mean, var, eps) -> y
+// x: (N, C, H, W); gamma, beta, means, variances: (C,); eps: float32 (1,).  M = N * H * W.
+#include <cmath>
+#include <cstdint>
+#include <cstring>
+
+#include "pool.h"
+
+namespace {
+
+struct Dims {
+  int64_t n, c, hw;
+};
+
+bool Float32(int nparam, const char **dtypes) {
+  for (int p = 0; p < nparam; ++p)
+    if (std::strcmp(dtypes[p], "float32") != 0 && std::strcmp(dtypes[p], "float") != 0) return false;
+  return true;
+}
+
+bool ReadDims(int ndims, const int64_t *shape, Dims *d) {
+  if (ndims != 4) return false;
+  d->n = shape[0];
+  d->c = shape[1];
+  d->hw = shape[2] * shape[3];
+  return true;
+}
+
+// y = x * scale + shift over one channel of every image.
+void ScaleShift(const float *x, float *y, const Dims &d, int64_t c, float scale, float shift) {
+  for (int64_t n = 0; n < d.n; ++n) {
+    const float *p = x + (n * d.c + c) * d.hw;
+    float *q = y + (n * d.c + c) * d.hw;
+    for (int64_t i = 0; i < d.hw; ++i) q[i] = p[i] * scale + shift;
+  }
+}
+
+// Run fn(c) for every channel, split over the pool (inline when the tensor is small).
+template <typename F>
+void ForChannels(const Dims &d, F fn) {
+  zoo::Pool &pool = zoo::SharedPool();
+  const int64_t work = d.n * d.c * d.hw;
+  const int nthr = work < 32768 ? 1 : static_cast<int>(std::min<int64_t>(pool.get_num_threads(), d.c));
+  if (nthr <= 1) {
+    for (int64_t c = 0; c < d.c; ++c) fn(c);
+    return;
+  }
+  pool.parallel_for(nthr, [&](int ithr, int n) {
+    const int64_t begin = d.c * ithr / n, end = d.c * (ithr + 1) / n;
+    for (int64_t c = begin; c < end; ++c) fn(c);
+  });
+}
+
+}  // namespace
+
+extern "C" {
+
+int ZooBatchNormTrain(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  Dims d;
+  if (nparam != 7 || !Float32(nparam, dtypes) || !ReadDims(ndims[0], shapes[0], &d)) return 1;
+  const float *x = static_cast<const float *>(params[0]);
+  const float *gamma = static_cast<const float *>(params[1]);
+  const float *beta = static_cast<const float *>(params[2]);
+  const double eps = *static_cast<const float *>(params[3]);
+  float *y = static_cast<float *>(params[4]);
+  float *mean_out = static_cast<float *>(params[5]);
+  float *var_out = static_cast<float *>(params[6]);
+  const double count = static_cast<double>(d.n * d.hw);
+  ForChannels(d, [&](int64_t c) {
+    double sum = 0.0;
+    for (int64_t n = 0; n < d.n; ++n) {
+      const float *p = x + (n * d.c + c) * d.hw;
+#pragma omp simd reduction(+ : sum)
+      for (int64_t i = 0; i < d.hw; ++i) sum += p[i];
+    }
+    const double mean = sum / count;
+    double sq = 0.0;
+    for (int64_t n = 0; n < d.n; ++n) {
+      const float *p = x + (n * d.c + c) * d.hw;
+#pragma omp simd reduction(+ : sq)
+      for (int64_t i = 0; i < d.hw; ++i) {
+        const double v = p[i] - mean;
+        sq += v * v;
+      }
+    }
+    const double var = sq / count;
+    const double scale = gamma[c] / std::sqrt(var + eps);
+    ScaleShift(x, y, d, c, static_cast<float>(scale), static_cast<float>(beta[c] - mean * scale));
+    mean_out[c] = static_cast<float>(mean);
+    var_out[c] = static_cast<float>(var);
+  });
+  return 0;
+}
+
+int ZooBatchNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  Dims d;
+  if (nparam != 9 || !Float32(nparam, dtypes) || !ReadDims(ndims[0], shapes[0], &d)) return 1;
+  const float *dy = static_cast<const float *>(params[0]);
+  const float *x = static_cast<const float *>(params[1]);
+  const float *gamma = static_cast<const float *>(params[2]);
+  const float *mean_in = static_cast<const float *>(params[3]);
+  const float *var_in = static_cast<const float *>(params[4]);
+  const double eps = *static_cast<const float *>(params[5]);
+  float *dx = static_cast<float *>(params[6]);
+  float *dgamma = static_cast<float *>(params[7]);
+  float *dbeta = static_cast<float *>(params[8]);
+  const double count = static_cast<double>(d.n * d.hw);
+  ForChannels(d, [&](int64_t c) {
+    const double mean = mean_in[c];
+    const double invstd = 1.0 / std::sqrt(static_cast<double>(var_in[c]) + eps);
+    double sum_dy = 0.0, sum_dy_xc = 0.0;
+    for (int64_t n = 0; n < d.n; ++n) {
+      const float *g = dy + (n * d.c + c) * d.hw;
+      const float *p = x + (n * d.c + c) * d.hw;
+#pragma omp simd reduction(+ : sum_dy, sum_dy_xc)
+      for (int64_t i = 0; i < d.hw; ++i) {
+        sum_dy += g[i];
+        sum_dy_xc += g[i] * (p[i] - mean);
+      }
+    }
+    const double dg = sum_dy_xc * invstd;
+    // dx = gamma * invstd * (dy - sum_dy / M - xhat * dgamma / M), xhat = (x - mean) * invstd
+    const double k = gamma[c] * invstd;
+    const float a = static_cast<float>(k);
+    const float b = static_cast<float>(-k * dg * invstd / count);
+    const float shift = static_cast<float>(-k * sum_dy / count);
+    const float m = static_cast<float>(mean);
+    for (int64_t n = 0; n < d.n; ++n) {
+      const float *g = dy + (n * d.c + c) * d.hw;
+      const float *p = x + (n * d.c + c) * d.hw;
+      float *q = dx + (n * d.c + c) * d.hw;
+      for (int64_t i = 0; i < d.hw; ++i) q[i] = a * g[i] + b * (p[i] - m) + shift;
+    }
+    dgamma[c] = static_cast<float>(dg);
+    dbeta[c] = static_cast<float>(sum_dy);
+  });
+  return 0;
+}
+
+int ZooBatchNormInfer(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+  Dims d;
+  if (nparam != 7 || !Float32(nparam, dtypes) || !ReadDims(ndims[0], shapes[0], &d)) return 1;
+  const float *x = static_cast<const float *>(params[0]);
+  const float *gamma = static_cast<const float *>(params[1]);
+  const float *beta = static_cast<const float *>(params[2]);
+  const float *mean = static_cast<const float *>(params[3]);
+  const float *var = static_cast<const float *>(params[4]);
+  const double eps = *static_cast<const float *>(params[5]);
+  float *y = static_cast<float *>(params[6]);
+  ForChannels(d, [&](int64_t c) {
+    const double scale = gamma[c] / std::sqrt(static_cast<double>(var[c]) + eps);
+    ScaleShift(x, y, d, c, static_cast<float>(scale), static_cast<float>(beta[c] - mean[c] * scale));
+  });
+  return 0;
+}
+}

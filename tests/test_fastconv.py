@@ -1,0 +1,234 @@
+"""The fast CPU convolution (oneDNN blocked-layout kernels as AOT Custom operators behind ``nn.Conv2d``).
+
+It must compute what MindSpore's own Conv2D computes, forward and backward, on every convolution the three networks
+run; fall back to the native operator with one line when it cannot be built; build once per machine; export the
+native operator; and train to the same loss curve.
+"""
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, run_script
+
+RELATIVE = 1e-5  # max |fast - native| <= RELATIVE * max |native|, per output and per gradient
+NETWORKS = {  # the recipes' smallest valid inputs keep every configuration and make the test quick
+    "vgg19": ({"image_size": (32, 32)}, (32, 32)),
+    "densenet121": ({}, (32, 32)),
+    "inception_v4": ({"head": "reference"}, (75, 75)),
+}
+# what nn.Conv2d allows and the three networks do not use: groups, dilation, asymmetric padding, bias, batch 1
+EXTRA = [
+    (dict(in_channels=8, out_channels=12, kernel_size=3, stride=1, pad_mode="pad", padding=(0, 2, 1, 0), group=4),
+     (1, 8, 9, 11)),
+    (dict(in_channels=6, out_channels=6, kernel_size=(3, 5), stride=(2, 1), pad_mode="same", dilation=(2, 1),
+          has_bias=True), (3, 6, 13, 10)),
+    (dict(in_channels=16, out_channels=32, kernel_size=3, stride=2, pad_mode="valid", dilation=2, group=2),
+     (2, 16, 15, 17)),
+    (dict(in_channels=3, out_channels=5, kernel_size=7, stride=3, pad_mode="pad", padding=3, has_bias=True),
+     (1, 3, 23, 19)),
+]
+
+
+@pytest.fixture(scope="module")
+def fast():
+    import mindspore as ms
+
+    from model_zoo.engine.device import get_backend
+    from model_zoo.engine.kernels import fastconv
+
+    previous = ms.get_context("mode")
+    get_backend("CPU").setup_context("PYNATIVE", 0)  # as a run does (earlier tests may have started the runtime)
+    status = fastconv.enable()
+    assert status.startswith("fast convolution on"), status
+    yield fastconv
+    ms.set_context(mode=previous)
+
+
+def conv_settings(cell):
+    return dict(in_channels=cell.in_channels, out_channels=cell.out_channels, kernel_size=cell.kernel_size,
+                stride=cell.stride, pad_mode=cell.pad_mode, padding=cell.padding, dilation=cell.dilation,
+                group=cell.group, has_bias=cell.has_bias)
+
+
+def network_configurations(name):
+    """Each distinct (settings, input shape) of the network's convolutions, batch 1 and 2 alternating."""
+    from model_zoo.engine.flops import conv_calls
+    from model_zoo.engine.registry import create_model
+
+    kwargs, size = NETWORKS[name]
+    seen = {}
+    for cell, shape in conv_calls(create_model(name, num_classes=10, **kwargs), size):
+        settings = conv_settings(cell)
+        seen.setdefault(json.dumps([settings, shape[1:]]), (settings, shape[1:]))
+    return [(settings, (1 + i % 2,) + shape) for i, (settings, shape) in enumerate(seen.values())]
+
+
+def outputs_and_gradients(cell, x, dy):
+    import mindspore as ms
+
+    params = cell.trainable_params()
+    grad_fn = ms.grad(lambda inp: (cell(inp) * dy).sum(), grad_position=0, weights=params)
+    dx, dparams = grad_fn(x)
+    return [cell(x).asnumpy(), dx.asnumpy()] + [g.asnumpy() for g in dparams]
+
+
+def mismatches(settings, shape, seed):
+    """Relative error of output, dx, dw (and db) of the fast operator against MindSpore's, when above RELATIVE."""
+    import mindspore as ms
+    from mindspore import nn
+
+    rng = np.random.default_rng(seed)
+    fast_cell, native_cell = nn.Conv2d(**settings), nn.Conv2d(**settings)
+    assert fast_cell._zoo_fast, "nn.Conv2d built after enable() must use the fast operator"
+    native_cell._zoo_fast = False
+    for a, b in zip(fast_cell.trainable_params(), native_cell.trainable_params()):
+        value = rng.standard_normal(a.shape).astype(np.float32) * 0.1
+        a.set_data(ms.Tensor(value))
+        b.set_data(ms.Tensor(value))
+    x = ms.Tensor(rng.standard_normal(shape).astype(np.float32))
+    dy = ms.Tensor(rng.standard_normal(native_cell(x).shape).astype(np.float32))
+    got, want = outputs_and_gradients(fast_cell, x, dy), outputs_and_gradients(native_cell, x, dy)
+    errors = [float(np.abs(g - w).max() / max(np.abs(w).max(), 1e-30)) for g, w in zip(got, want)]
+    shapes_ok = all(g.shape == w.shape for g, w in zip(got, want))
+    if shapes_ok and max(errors) <= RELATIVE:
+        return None
+    return f"{settings} input {shape}: relative errors y/dx/dw(/db) {['%.1e' % e for e in errors]}"
+
+
+@pytest.mark.parametrize("name", sorted(NETWORKS))
+def test_matches_native_conv2d_on_every_network_configuration(fast, name):
+    configurations = network_configurations(name)
+    assert len(configurations) >= {"vgg19": 8, "densenet121": 50, "inception_v4": 30}[name]
+    bad = [m for i, (settings, shape) in enumerate(configurations) if (m := mismatches(settings, shape, i))]
+    assert not bad, "\n".join(bad)
+
+
+def test_matches_native_conv2d_on_groups_dilation_asymmetric_padding(fast):
+    bad = [m for i, (settings, shape) in enumerate(EXTRA) if (m := mismatches(settings, shape, 100 + i))]
+    assert not bad, "\n".join(bad)
+    info, implementations = fast.info()
+    assert info.startswith("oneDNN 3."), info
+    assert implementations and not any(impl.startswith("ref") for impl in implementations), implementations
+
+
+def test_export_writes_the_native_operator(fast, tmp_path):
+    import mindspore as ms
+    from mindspore import nn
+
+    from model_zoo.engine.device import get_backend
+    from model_zoo.engine.exporter import export_network
+
+    def build():
+        return nn.SequentialCell([nn.Conv2d(3, 8, 3, has_bias=True), nn.ReLU(), nn.Conv2d(8, 4, 1)])
+
+    assert build()[0]._zoo_fast
+    ms.set_context(mode=ms.GRAPH_MODE)
+    try:
+        for fmt in ("MINDIR", "ONNX"):
+            result = export_network(build, None, tmp_path / "net", fmt, (2, 3, 12, 12), get_backend("CPU"))
+            assert result["max_abs_diff"] <= 1e-5 * result["output_scale"]
+            data = open(result["file"], "rb").read()
+            assert b"ZooConv" not in data and b"Conv" in data, fmt
+    finally:
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+
+
+def test_falls_back_to_native_with_one_line_when_no_compiler(tiny_folder, tmp_path):
+    """No C++ compiler and nothing cached: one line says why and how to enable it; training still runs."""
+    env = {"MODEL_ZOO_CACHE_DIR": str(tmp_path / "cache"), "CXX": "zoo-no-such-compiler"}
+    proc = run_script(ROOT / "model_zoo/densenet121/train.py", "--config_path=densenet121_config.yaml",
+                      "--net=densenet121", f"--train_data_dir={tiny_folder / 'train'}", "--num_classes=3",
+                      "--image_size=32,32", "--per_batch_size=8", "--max_epoch=1", "--device_target=CPU",
+                      f"--ckpt_path={tmp_path / 'out'}", cwd=ROOT / "model_zoo/densenet121", env=env)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    lines = [line for line in (proc.stdout + proc.stderr).splitlines() if line.startswith("fast convolution")]
+    assert lines == ["fast convolution off: no C++ compiler (zoo-no-such-compiler) was found to build it; "
+                     "MindSpore's Conv2D runs instead. To enable it: install one (Debian/Ubuntu: apt-get install "
+                     "g++) and run again; MODEL_ZOO_FAST_CONV=0 silences this line"], lines
+    assert "Traceback" not in proc.stderr
+    assert not (tmp_path / "cache" / "kernels").exists() or not any((tmp_path / "cache" / "kernels").glob("*/*.so"))
+
+
+BN_SHAPES = [(2, 8, 5, 7), (8, 32, 28, 28), (32, 224, 3, 3), (3, 64, 17, 17), (2, 1536, 1, 1)]
+
+
+def test_batch_norm_matches_native(fast):
+    """Training step (output, dx, dgamma, dbeta, moving statistics) and inference of nn.BatchNorm2d, fast vs
+    MindSpore's kernel, on batch-norm shapes of the networks (M = N * H * W > 1: with one value per channel
+    MindSpore's own moving variance divides by zero)."""
+    import mindspore as ms
+    from mindspore import nn
+
+    bad = []
+    for index, shape in enumerate(BN_SHAPES):
+        rng = np.random.default_rng(200 + index)
+        cells = [nn.BatchNorm2d(shape[1], eps=1e-3, momentum=0.9) for _ in range(2)]
+        assert cells[0]._zoo_fast
+        cells[1]._zoo_fast = False
+        gamma, beta = (rng.standard_normal(shape[1]).astype(np.float32) for _ in range(2))
+        x = ms.Tensor((rng.standard_normal(shape) * 3 + 1).astype(np.float32))
+        dy = ms.Tensor(rng.standard_normal(shape).astype(np.float32))
+        results = []
+        for cell in cells:
+            cell.gamma.set_data(ms.Tensor(gamma))
+            cell.beta.set_data(ms.Tensor(beta))
+            cell.set_train(True)
+            dx, (dgamma, dbeta) = ms.grad(lambda inp, c=cell: (c(inp) * dy).sum(), grad_position=0,
+                                          weights=cell.trainable_params())(x)
+            y = cell(x)  # a second training step: moving statistics updated twice
+            cell.set_train(False)
+            results.append([t.asnumpy() for t in (y, dx, dgamma, dbeta, cell.moving_mean, cell.moving_variance,
+                                                  cell(x))])
+        errors = [float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)) for a, b in zip(*results)]
+        if max(errors) > RELATIVE:
+            bad.append(f"{shape}: relative errors y/dx/dgamma/dbeta/moving mean/moving var/eval y "
+                       f"{['%.1e' % e for e in errors]}")
+    assert not bad, "\n".join(bad)
+
+
+def test_builds_once_per_machine(tmp_path):
+    """The first process builds into the cache (keyed by sources, MindSpore, its oneDNN, CPU), later ones load it."""
+    code = ("import model_zoo, mindspore as ms; from model_zoo.engine.kernels import fastconv; "
+            "ms.set_device('CPU'); print(fastconv.enable())")
+    env = dict(os.environ, MODEL_ZOO_CACHE_DIR=str(tmp_path))
+    import subprocess
+    import sys
+
+    runs = [subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600)
+            for _ in range(2)]
+    for proc in runs:
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert "fast convolution on" in proc.stdout
+    assert "building the oneDNN kernel once" in runs[0].stdout + runs[0].stderr
+    assert "building" not in runs[1].stdout + runs[1].stderr
+    builds = list((tmp_path / "kernels").glob("*/zoo_fastconv.so"))
+    assert len(builds) == 1
+    key = json.loads((builds[0].parent / "key.json").read_text())
+    assert key["mindspore"] and key["cpu"] is not None and key["dnnl_size"] > 0
+
+
+def test_training_gives_the_same_loss_curve(tiny_folder, tmp_path):
+    """VGG11-BN (convolutions and batch norms), 10 steps of GRAPH-mode training from the CLI, fast vs MindSpore's
+    kernels: the same losses within 1e-4 (one step per epoch: metrics.csv keeps each with 6 decimals).
+
+    VGG, not DenseNet121: at these tiny inputs DenseNet121's last batch norms average over a handful of values,
+    and MindSpore's own kernels with one weight changed by 1e-6 (relative) already move its gradients by 1%."""
+    curves = {}
+    for switch in ("1", "0"):
+        out = tmp_path / f"fast{switch}"
+        proc = run_script(ROOT / "model_zoo/vgg19/train.py", "--config_path=imagenet2012_config.yaml",
+                          "--arch=vgg11_bn", f"--data_dir={tiny_folder}", "--dataset=imagenet2012", "--num_classes=3",
+                          "--image_size=32,32", "--batch_size=24", "--max_epoch=10", "--device_target=CPU",
+                          "--lr=0.02", "--has_dropout=False", "--label_smooth=0", "--loss_scale=1.0",
+                          f"--ckpt_path={out}", cwd=ROOT / "model_zoo/vgg19", env={"MODEL_ZOO_FAST_CONV": switch})
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        (metrics,) = out.rglob("metrics.csv")
+        rows = metrics.read_text().splitlines()[1:]
+        curves[switch] = [float(row.split(",")[2]) for row in rows]
+    assert len(curves["1"]) == 10 and len(curves["0"]) == 10
+    assert curves["1"][-1] < curves["1"][0]  # it trains
+    diffs = [abs(a - b) for a, b in zip(curves["1"], curves["0"])]
+    assert max(diffs) <= 1e-4, (curves, diffs)
