@@ -376,11 +376,12 @@ def data_classes(cfg, training, index=None):
 
 
 def check_num_classes(cfg, training, index=None):
-    """Stop with one line when the data's class count and ``num_classes`` differ (a flat folder's labels may leave
-    the top classes unused, but may not exceed ``num_classes``)."""
+    """Stop with one line when the data's class count and ``num_classes`` differ.  Fewer classes than
+    ``num_classes`` are accepted in a flat folder (its labels may leave the top classes unused) and in evaluation
+    (a val subset of the classes a trained network knows: the labels index its outputs); more never are."""
     found, where = data_classes(cfg, training, index)
     expected = int(cfg.num_classes)
-    if found == expected or (cfg.dataset == "folder" and found <= expected):
+    if found == expected or (found < expected and (cfg.dataset == "folder" or not training)):
         return found
     raise DataError(f"{where} has {found} classes but num_classes is {expected}; pass --num_classes={found}, or "
                     f"point --data_dir at data with {expected} classes")
