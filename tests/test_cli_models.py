@@ -8,6 +8,7 @@ import pytest
 from conftest import ROOT, run_script
 
 EXPORT_TOLERANCE = 1e-4
+STAMP = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}:INFO:"
 
 CASES = {
     "densenet121": dict(
@@ -16,8 +17,9 @@ CASES = {
         data_flag="--train_data_dir", eval_data_flag="--eval_data_dir", out_flag="--save_ckpt_path",
         ckpt_glob="0-1_6.ckpt", ckpt_flag="--ckpt_files", export_ckpt_flag="--ckpt_files",
         export=["--image_size=32,32", "--num_classes=3", "--batch_size=2", "--device_target=CPU"],
-        epoch_line=r"^epoch\[0\], iter\[5\], loss:[\d.]+, epoch_time:[\d.]+ ms, per_step_time:[\d.]+ ms, "
-                   r"mean_fps:[\d.]+ imgs/sec$",
+        # upstream LOGGER prefix on the console too (README: 2020-08-22 16:58:56,617:INFO:epoch[0], ...)
+        epoch_line=STAMP + r"epoch\[0\], iter\[5\], loss:[\d.]+, epoch_time:[\d.]+ ms, per_step_time:[\d.]+ ms, "
+                   r"mean_fps:[\d.]+ imgs/sec\n" + STAMP + "local passed$",
         eval_line=r"after allreduce eval: top1_correct=(\d+), tot=(\d+), acc=[\d.]+%"),
     "inceptionv4": dict(
         train=["--config_path=default_config_cpu.yaml", "--image_size=75,75", "--num_classes=3", "--batch_size=4",

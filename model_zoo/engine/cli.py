@@ -15,15 +15,15 @@ def _debug_requested(argv):
 
 def config_builder(recipe, task, argv):
     """``build(layer=None) -> cfg``: the task's configuration (with a checkpoint's layer under the command line),
-    normalised by the recipe's ``prepare`` hook."""
-    from model_zoo.engine.config import ConfigSchema, load_config
+    normalised by the recipe's ``prepare`` hook.  Without ``--config_path`` the data picks the YAML
+    (:func:`recipe_config`)."""
+    from model_zoo.engine.config import ConfigSchema
 
     schema = ConfigSchema(recipe.yaml_paths(), recipe.aliases)
 
     def build(layer=None):
-        cfg = load_config(schema, argv, recipe.default_config_path(), prog=f"{task}.py",
-                          description=f"{recipe.name} {task} ({recipe.description})", config_dirs=[recipe.folder],
-                          weights_layer=layer)
+        cfg = recipe_config(recipe, schema, argv, announce=layer is None, prog=f"{task}.py",
+                            description=f"{recipe.name} {task} ({recipe.description})", weights_layer=layer)
         if recipe.prepare is not None:
             recipe.prepare(cfg, task)
         return cfg
@@ -40,6 +40,59 @@ def resolve(task, recipe_name, argv):
     recipe = get_recipe(recipe_name)
     build = config_builder(recipe, task, argv)
     return recipe, weights.configure(recipe, build(), task, build)
+
+
+def wanted_dataset(cfg):
+    """(dataset, why) the user asked for: ``--dataset`` (or its alias), else the layout of the data folder or label
+    file named on the command line; (None, '') when neither says."""
+    from model_zoo.engine import data
+
+    if cfg.sources.get("dataset") == "command line":
+        return cfg.dataset, f"--dataset={cfg.dataset}"
+    for key in ("data_dir", "data_path", "eval_data_dir"):
+        if cfg.sources.get(key) == "command line" and cfg.get(key):
+            found = data.detect_layout(cfg[key])
+            if found:
+                return found, f"the {found} layout of {cfg[key]}"
+    label = str(cfg.get("label_dir") or "") if cfg.sources.get("label_dir") == "command line" else ""
+    if label:
+        found = "cifar10" if label.endswith(".npy") else "imagenet2012"
+        return found, f"the label file {label}"
+    return None, ""
+
+
+def recipe_config(recipe, schema, argv, announce=True, **kwargs):
+    """The recipe's configuration for ``argv`` (``kwargs`` go to ``load_config``).  Without ``--config_path`` the
+    data picks the YAML: the recipe's ``config_for(cfg, dataset)`` names the YAML of the data set asked for
+    (``--dataset``, or the layout of the data given), and a data set with a fixed class count (CIFAR-10/100, MNIST)
+    sets ``num_classes`` unless it is given.  ``announce``: print the one line saying what was chosen."""
+    from model_zoo.engine.config import load_config
+    from model_zoo.engine.data import FIXED_DATASETS
+
+    kwargs.setdefault("config_dirs", [recipe.folder])
+    cfg = load_config(schema, argv, recipe.default_config_path(), **kwargs)
+    if cfg.sources.get("config_path") == "command line":
+        return cfg
+    dataset, why = wanted_dataset(cfg)
+    name = recipe.config_for(cfg, dataset) if recipe.config_for is not None else None
+    chosen = []
+    if name and Path(cfg.config_path).name != name:
+        cfg = load_config(schema, argv, Path(recipe.folder) / name, **kwargs)
+        chosen.append(f"{name}")
+    same = {"imagenet": "imagenet2012"}
+    if dataset is not None and cfg.sources.get("dataset") != "command line" and \
+            same.get(cfg.get("dataset"), cfg.get("dataset")) != same.get(dataset, dataset):
+        cfg.dataset = dataset
+        cfg.sources["dataset"] = why
+        chosen.append(f"dataset={dataset}")
+    classes = FIXED_DATASETS.get(dataset, (None,))[0]
+    if classes and cfg.sources.get("num_classes") != "command line" and int(cfg.num_classes) != classes:
+        cfg.num_classes = classes
+        cfg.sources["num_classes"] = why
+        chosen.append(f"num_classes={classes}")
+    if chosen and announce:
+        print(f"no --config_path: {', '.join(chosen)} (from {why or 'the flags given'})", flush=True)
+    return cfg
 
 
 def export_task(recipe, cfg):
@@ -98,11 +151,40 @@ def run(task, recipe_name, argv):
     return result
 
 
+def dry_run_lines(task, recipe, cfg):
+    """What ``task`` would run: recipe, device, YAML, network, data and weights (MODEL_ZOO_DRY_RUN=1)."""
+    weights = cfg.get("ckpt_file") if task == "export" else cfg.get("pre_trained")
+    data = cfg.get("eval_data_dir") or cfg.get("data_dir") if task == "eval" else cfg.get("data_dir")
+    lines = [f"dry run: {task} {recipe.name} on {cfg.device_target} (nothing is run)",
+             f"config: {cfg.config_path}",
+             f"network: {cfg.get('arch') or recipe.name}, num_classes {cfg.num_classes}, image_size {cfg.image_size}",
+             f"data: {cfg.dataset} {data or '(none)'}",
+             f"weights: {weights or '(none)'}"]
+    if task == "train":
+        lines.append(f"training: batch_size {cfg.batch_size} x accumulation_steps {cfg.get('accumulation_steps', 1)}, "
+                     f"max_epoch {cfg.max_epoch}, lr_scheduler {cfg.get('lr_scheduler', '')}, is_distributed "
+                     f"{int(cfg.is_distributed)}")
+    if task == "export":
+        lines.append(f"export: {cfg.file_format} {cfg.file_name}, batch_size {cfg.batch_size}")
+    return lines
+
+
+def dry_run(task, recipe_name, argv):
+    recipe, cfg = resolve(task, recipe_name, argv)
+    for line in dry_run_lines(task, recipe, cfg):
+        print(line)
+    return cfg
+
+
 def main(task, recipe_name, argv=None):
-    """Run ``task`` for ``recipe_name``; returns the process exit code."""
+    """Run ``task`` for ``recipe_name``; returns the process exit code.  ``MODEL_ZOO_DRY_RUN=1`` (or ``--dry_run``)
+    resolves the configuration and prints what would run, as the launcher's dry run does."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if task not in TASKS:
         raise ValueError(task)
+    if "--dry_run" in argv or os.environ.get("MODEL_ZOO_DRY_RUN", "").strip().lower() in ("1", "true", "yes"):
+        argv = [a for a in argv if a != "--dry_run"]
+        return guarded(lambda: dry_run(task, recipe_name, argv), argv)
     return guarded(lambda: run(task, recipe_name, argv), argv)
 
 

@@ -83,6 +83,8 @@ def _caster(default):
         return parse_bool
     if isinstance(default, int):
         def to_int(text):
+            if str(text).strip().lower() in ("true", "false"):  # 0/1 switches written as booleans (is_distributed)
+                return int(parse_bool(text))
             try:
                 return int(text)
             except ValueError:
@@ -211,7 +213,8 @@ def load_config(schema, argv=None, default_config_path=None, prog="train.py", de
     argv = list(argv if argv is not None else os.sys.argv[1:])
     parser = schema.build_parser(prog, description, positionals)
     cli = _split_known(parser, argv, schema)
-    config_path = cli.pop("config_path", None) or default_config_path
+    given_path = cli.pop("config_path", None)
+    config_path = given_path or default_config_path
     if config_path and not Path(config_path).is_file():
         for folder in config_dirs:  # a bare name also finds the model folder's YAML, from any directory
             if (Path(folder) / config_path).is_file():
@@ -246,6 +249,7 @@ def load_config(schema, argv=None, default_config_path=None, prog="train.py", de
     sources.update({key: "command line" for key in cli_values})
     cfg.update(positional_values)
     cfg["config_path"] = str(config_path) if config_path else ""
+    sources["config_path"] = "command line" if given_path else "default"
     object.__setattr__(cfg, "sources", sources)
     object.__setattr__(cfg, "aliases", dict(schema.aliases))
     object.__setattr__(cfg, "flag_names", {})  # key -> the flag messages name, where a recipe uses another one

@@ -35,6 +35,8 @@ class DeviceBackend:
             but then callbacks run once per sink instead of per step (no mid-epoch checkpoints, step logs or
             exact resume) and it measured no faster (benchmarks/RESULTS.md), so the CPU entry feeds step by step.
         onnx_providers: onnxruntime execution providers to try, in order, for ONNX files on this device.
+        offline_app: the upstream offline-inference app (``ascend310_infer/out/main``) runs on this device: the r1.x
+            ``run_infer_310.sh`` forms target it, and a compiled app is used on it.
         fast_conv: ``nn.Conv2d`` runs oneDNN's blocked-layout convolutions as AOT Custom operators
             (:mod:`model_zoo.engine.kernels.fastconv`; CPU), built once per machine; export always writes the
             native operator (:meth:`native_operators`).
@@ -55,6 +57,7 @@ class DeviceBackend:
     mpirun_init: bool = True
     dataset_sink: bool = True
     onnx_providers: tuple = ("CPUExecutionProvider",)
+    offline_app: bool = False
     fast_conv: bool = False
 
     def is_available(self):
@@ -173,7 +176,8 @@ BACKENDS = {
         name="Ascend", comm_backend="hccl", launchers=("rank_table", "msrun"), amp_default="O3",
         amp_levels=("O0", "O1", "O2", "O3", "auto"), dynamic_loss_scale=True,
         export_formats=("MINDIR", "ONNX", "AIR"), priority=2,
-        extra_env={"HCCL_CONNECT_TIMEOUT": "600"}, visible_devices_env="ASCEND_RT_VISIBLE_DEVICES"),
+        extra_env={"HCCL_CONNECT_TIMEOUT": "600"}, visible_devices_env="ASCEND_RT_VISIBLE_DEVICES",
+        offline_app=True),
 }
 
 _ALIASES = {name.lower(): name for name in BACKENDS}

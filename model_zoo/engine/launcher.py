@@ -711,8 +711,36 @@ def _positional(arg, value, folder):
     return [], None, flags                                   # kind 'flag'
 
 
+def _fit(form, positionals, folder):
+    """[(launcher options, YAML, flags)] of ``positionals`` under ``form``; UsageError when they do not fit it."""
+    if len(positionals) < len(form.required):
+        raise UsageError(f"missing {' '.join(form.required[len(positionals):])}")
+    if len(positionals) > len(form.args):
+        raise UsageError(f"unexpected argument {positionals[len(form.args)]!r}; flags take the form --key=value")
+    given = positionals + [arg.default for arg in form.args[len(positionals):]]
+    return [_positional(arg, value, folder) for arg, value in zip(form.args, given) if value]
+
+
+def match_form(spec, positionals, folder):
+    """(form, resolved positionals): the script's form, else the first of its older upstream forms the arguments
+    fit; the error is the current form's (naming the older forms)."""
+    try:
+        return spec, _fit(spec, positionals, folder)
+    except UsageError as exc:
+        for older in spec.legacy:
+            try:
+                return older, _fit(older, positionals, folder)
+            except UsageError:
+                continue
+        if spec.legacy:
+            forms = " or ".join(older.arguments() for older in spec.legacy)
+            raise UsageError(f"{exc.args[0]} (older form: {forms})") from None
+        raise
+
+
 def script_args(script_path, defaults, user):
-    """Launcher arguments for a model script: its model and defaults, the user's positionals and flags."""
+    """(launcher arguments, the form used) for a model script: its model and defaults, the user's positionals and
+    flags."""
     model = _script_model(script_path)
     spec = script_form(model, script_path)
     if spec is None:
@@ -720,11 +748,11 @@ def script_args(script_path, defaults, user):
                          f"({', '.join(sorted(script_forms(model)))})")
     user = list(user)
     positionals = []
-    while user and not user[0].startswith("-") and len(positionals) < len(spec.args):
+    most = max(len(form.args) for form in (spec,) + tuple(spec.legacy))
+    while user and not user[0].startswith("-") and len(positionals) < most:
         positionals.append(user.pop(0))
-    if len(positionals) < len(spec.required):
-        missing = " ".join(spec.required[len(positionals):])
-        raise UsageError(f"missing {missing}")
+    folder = model_folder(model)
+    spec, resolved = match_form(spec, positionals, folder)
     launcher_opts, flags = [], []
     rest = list(user)
     while rest:
@@ -747,12 +775,7 @@ def script_args(script_path, defaults, user):
         argv += ["--launcher", os.environ["MODEL_ZOO_LAUNCHER"]]
     configs = [d.split("=", 1)[1] for d in defaults if d.startswith("--config_path=")]
     positional_flags = []
-    folder = model_folder(model)
-    given = positionals + [arg.default for arg in spec.args[len(positionals):]]
-    for arg, value in zip(spec.args, given):
-        if not value:
-            continue
-        options, config, more = _positional(arg, value, folder)
+    for options, config, more in resolved:
         argv += options
         configs += [config] if config else []
         positional_flags += more
@@ -761,7 +784,8 @@ def script_args(script_path, defaults, user):
     if spec.log:
         argv += ["--log_file", spec.log]
     argv += launcher_opts
-    return argv + ["--"] + [d for d in defaults if not d.startswith("--config_path=")] + positional_flags + flags
+    return argv + ["--"] + [d for d in defaults if not d.startswith("--config_path=")] + positional_flags + flags, \
+        spec
 
 
 def main(argv=None):
@@ -776,7 +800,7 @@ def main(argv=None):
             form = script_form(_script_model(argv[1]), argv[1])
             usage = script_usage(argv[1], form) if form else usage
             defaults, user = split_args(argv[2:])
-            argv = script_args(argv[1], defaults, user)
+            argv, form = script_args(argv[1], defaults, user)
         if argv and argv[0] in ("-h", "--help"):
             print(usage)
             return 0

@@ -312,4 +312,6 @@ def postprocess(recipe, cfg):
     tot = max(counts["tot"], 1)
     print(f"Top1 acc: {counts['top1'] / tot:.6f}")
     print(f"Top5 acc: {counts['top5'] / tot:.6f}")
+    for line in recipe.infer_lines(cfg, counts) if recipe.infer_lines is not None else ():
+        print(line)  # the recipe's own upstream postprocess.py lines
     return counts

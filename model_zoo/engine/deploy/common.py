@@ -70,7 +70,8 @@ RESULT_DTYPES = ("float32", "float16")
 def resolve(task, recipe_name, argv, positionals=(), phase="eval"):
     """(recipe, cfg) for a deployment task: the recipe's configuration layers plus the deployment keys; the
     recipe's ``prepare`` sees ``phase`` ('eval', or 'export' where --batch_size is the exported batch)."""
-    from model_zoo.engine.config import ConfigSchema, load_config
+    from model_zoo.engine.cli import recipe_config
+    from model_zoo.engine.config import ConfigSchema
     from model_zoo.engine.registry import get_recipe
 
     recipe = get_recipe(recipe_name)
@@ -81,9 +82,9 @@ def resolve(task, recipe_name, argv, positionals=(), phase="eval"):
         schema.helps.setdefault(key, text)
     schema.choices.setdefault("result_dtype", list(RESULT_DTYPES))
     def build(layer=None):
-        cfg = load_config(schema, argv, recipe.default_config_path(), prog=f"{task}.py",
-                          description=f"{recipe.name} {task} ({recipe.description})", positionals=positionals,
-                          config_dirs=[recipe.folder], weights_layer=layer)
+        cfg = recipe_config(recipe, schema, argv, announce=layer is None, prog=f"{task}.py",
+                            description=f"{recipe.name} {task} ({recipe.description})", positionals=positionals,
+                            weights_layer=layer)
         if recipe.prepare is not None:
             recipe.prepare(cfg, phase)
         if cfg.sources.get("data_path") == "command line" and cfg.sources.get("data_dir") != "command line":
