@@ -6,10 +6,17 @@ documents, as upstream: values, help strings, choices.  Every scalar key becomes
 YAML value (booleans accept True/False/1/0).  A recipe may declare *aliases* (upstream key -> engine key) so that
 ``--epoch_size`` and ``--max_epoch`` (two recipes' spellings) set the same value.  Unknown flags and keys are errors
 that name the closest valid key.
+
+An upstream key the zoo accepts but does not use says so in its help string: ``"ignored by this zoo: <what to use
+instead>"`` (or ``"... ignored by this zoo in train, eval: ..."`` when only some tasks ignore it).  Setting it to a
+value no shipped YAML gives it prints one ``WARNING`` line with that text (:func:`ignored_lines`), and the README flag
+tables (:mod:`model_zoo.engine.docs`) show the same text.  A key this zoo used to document but never read is in
+:data:`RETIRED`: setting it is an error naming the flag to use.
 """
 import argparse
 import difflib
 import os
+import re
 from pathlib import Path
 
 import yaml
@@ -18,6 +25,9 @@ from model_zoo.engine.errors import ConfigError, MissingKeyError
 
 SHARED_DEFAULTS = Path(__file__).resolve().with_name("default_config.yaml")
 OVERLAY_KEY = "device_overlay"
+IGNORED_HELP = re.compile(r"(?:^|\. )ignored by this zoo(?: \([^)]*\))?(?: in ([a-z, ]+))?: (.+)$")
+# keys once in the zoo's flag tables that no code read: setting one is an error naming what to use
+RETIRED = {"export_batch_size": "export.py reads --batch_size, as upstream (0 = dynamic batch, MINDIR/ONNX)"}
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 
@@ -122,6 +132,7 @@ class ConfigSchema:
     def __init__(self, model_yaml_paths=(), aliases=None, extra_defaults=None):
         values, helps, choices = read_yaml(SHARED_DEFAULTS)
         self.defaults = dict(values)
+        self.stock_values = {key: [value] for key, value in values.items()}  # every value a shipped YAML gives
         self.helps = dict(helps)
         self.choices = dict(choices)
         self.aliases = dict(aliases or {})
@@ -132,12 +143,19 @@ class ConfigSchema:
             model_values, model_helps, model_choices = read_yaml(path)
             for key, value in model_values.items():
                 self.defaults.setdefault(self.canonical(key), value)
+                self.stock_values.setdefault(self.canonical(key), []).append(value)
             self.helps.update(model_helps)
             self.choices.update(model_choices)
             documents.append((path, model_helps, model_choices))
         self.check_documents(SHARED_DEFAULTS, helps, choices)
         for path, model_helps, model_choices in documents:
             self.check_documents(path, model_helps, model_choices)
+        self.ignored = {}  # key -> (tasks that ignore it, or None for all; what to use instead)
+        for key, text in self.helps.items():
+            found = IGNORED_HELP.search(str(text))
+            if found:
+                tasks = tuple(t.strip() for t in found.group(1).split(",")) if found.group(1) else None
+                self.ignored[self.canonical(key)] = (tasks, found.group(2))
 
     def canonical(self, key):
         return self.aliases.get(key, key)
@@ -149,6 +167,8 @@ class ConfigSchema:
         for key in mapping:
             if key == OVERLAY_KEY:
                 continue
+            if key in RETIRED:
+                raise ConfigError(f"{where} sets {key!r}, which this zoo does not have: {RETIRED[key]}")
             if self.canonical(key) not in self.defaults:
                 raise ConfigError(f"unknown key {key!r} in {where}{_suggest(key, self.known())}; "
                                   f"remove it or fix its spelling")
@@ -198,6 +218,8 @@ def _split_known(parser, argv, schema):
     for token in rest:
         if token.startswith("--"):
             flag = token[2:].split("=", 1)[0]
+            if flag in RETIRED:
+                raise ConfigError(f"--{flag} is not a flag of this zoo: {RETIRED[flag]}")
             raise ConfigError(f"unknown flag --{flag}{_suggest(flag, schema.known())}; "
                               f"run with --help to list the flags")
         raise ConfigError(f"unexpected argument {token!r}; flags take the form --key=value")
@@ -254,6 +276,21 @@ def load_config(schema, argv=None, default_config_path=None, prog="train.py", de
     object.__setattr__(cfg, "aliases", dict(schema.aliases))
     object.__setattr__(cfg, "flag_names", {})  # key -> the flag messages name, where a recipe uses another one
     return cfg
+
+
+def ignored_lines(schema, cfg, task):
+    """One ``WARNING`` line per key the zoo ignores (in ``task``) that the user set to a value no shipped YAML gives
+    it (on the command line or in their own YAML): what the key's help says to use instead."""
+    lines = []
+    for key, (tasks, instead) in sorted(schema.ignored.items()):
+        if key not in cfg or (tasks is not None and task not in tasks):
+            continue
+        if str(cfg[key]) in {str(value) for value in schema.stock_values.get(key, [])}:
+            continue
+        where = f" in {task}.py" if tasks is not None else ""
+        lines.append(f"WARNING: {cfg.flag(key)}={cfg[key]} (from {cfg.sources.get(key, 'the defaults')}) is ignored "
+                     f"by this zoo{where}: {instead}")
+    return lines
 
 
 def save_config(cfg, directory, name="config.yaml"):
