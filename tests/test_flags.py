@@ -74,3 +74,21 @@ def test_export_batch_size_in_a_yaml_is_an_error(tmp_path):
     with pytest.raises(ConfigError, match=r"sets 'export_batch_size', which this zoo does not have: export.py reads "
                                           r"--batch_size"):
         load_config(ConfigSchema(), [f"--config_path={mine}"])
+
+
+def test_a_key_one_schedule_ignores_warns_under_that_schedule_only(capsys):
+    """VGG's CIFAR-10 recipe (lr_scheduler step) runs from lr_init to lr_max: --lr is ignored there, read by the
+    cosine schedule; a ModelArts key is ignored without --enable_modelarts."""
+    from model_zoo.engine.cli import config_builder
+    from model_zoo.engine.registry import get_recipe
+
+    recipe = get_recipe("vgg19")
+    config_builder(recipe, "train", ["--lr=0.05", "--data_url=s3://bucket/data"])()
+    assert capsys.readouterr().out.splitlines() == [
+        "WARNING: --data_url=s3://bucket/data (from command line) is ignored by this zoo when enable_modelarts is "
+        "False: pass the local data root with --data_dir",
+        "WARNING: --lr=0.05 (from command line) is ignored by this zoo when lr_scheduler is step: the step schedule "
+        "runs from --lr_init to --lr_max"]
+    config_builder(recipe, "train", ["--lr=0.05", "--lr_scheduler=cosine_annealing"])()
+    config_builder(recipe, "train", ["--lr=0.01"])()  # the value the YAML gives: nothing was changed
+    assert capsys.readouterr().out == ""

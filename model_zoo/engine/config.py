@@ -25,7 +25,9 @@ from model_zoo.engine.errors import ConfigError, MissingKeyError
 
 SHARED_DEFAULTS = Path(__file__).resolve().with_name("default_config.yaml")
 OVERLAY_KEY = "device_overlay"
-IGNORED_HELP = re.compile(r"(?:^|\. )ignored by this zoo(?: \([^)]*\))?(?: in ([a-z, ]+))?: (.+)$")
+# "[what it is. ]ignored by this zoo[ (note)][ in TASK, TASK][ when KEY is VALUE, VALUE or VALUE]: what to use instead"
+IGNORED_HELP = re.compile(r"(?:^|\. )ignored by this zoo(?: \([^)]*\))?(?: in (?P<tasks>[a-z, ]+?))?"
+                          r"(?: when (?P<key>\w+) is (?P<values>[\w, ]+?))?: (?P<instead>.+)$")
 # keys once in the zoo's flag tables that no code read: setting one is an error naming what to use
 RETIRED = {"export_batch_size": "export.py reads --batch_size, as upstream (0 = dynamic batch, MINDIR/ONNX)"}
 _TRUE = {"true", "1", "yes", "y", "on"}
@@ -133,6 +135,7 @@ class ConfigSchema:
         values, helps, choices = read_yaml(SHARED_DEFAULTS)
         self.defaults = dict(values)
         self.stock_values = {key: [value] for key, value in values.items()}  # every value a shipped YAML gives
+        self.paths = {str(Path(path).resolve()) for path in [SHARED_DEFAULTS, *model_yaml_paths]}
         self.helps = dict(helps)
         self.choices = dict(choices)
         self.aliases = dict(aliases or {})
@@ -150,12 +153,11 @@ class ConfigSchema:
         self.check_documents(SHARED_DEFAULTS, helps, choices)
         for path, model_helps, model_choices in documents:
             self.check_documents(path, model_helps, model_choices)
-        self.ignored = {}  # key -> (tasks that ignore it, or None for all; what to use instead)
+        self.ignored = {}  # key -> IgnoredKey
         for key, text in self.helps.items():
             found = IGNORED_HELP.search(str(text))
             if found:
-                tasks = tuple(t.strip() for t in found.group(1).split(",")) if found.group(1) else None
-                self.ignored[self.canonical(key)] = (tasks, found.group(2))
+                self.ignored[self.canonical(key)] = IgnoredKey.parse(found)
 
     def canonical(self, key):
         return self.aliases.get(key, key)
@@ -267,29 +269,63 @@ def load_config(schema, argv=None, default_config_path=None, prog="train.py", de
     for key, value in cli_values.items():
         if key in schema.choices and value not in schema.choices[key]:
             raise ConfigError(f"--{key}={value!r} is not one of {schema.choices[key]}")
+    below_command_line = {key: cfg.get(key) for key in cli_values}
     cfg.update(cli_values)
     sources.update({key: "command line" for key in cli_values})
     cfg.update(positional_values)
     cfg["config_path"] = str(config_path) if config_path else ""
     sources["config_path"] = "command line" if given_path else "default"
     object.__setattr__(cfg, "sources", sources)
+    object.__setattr__(cfg, "below_command_line", below_command_line)  # what the flags given replaced
     object.__setattr__(cfg, "aliases", dict(schema.aliases))
     object.__setattr__(cfg, "flag_names", {})  # key -> the flag messages name, where a recipe uses another one
     return cfg
 
 
+class IgnoredKey:
+    """What a key's "ignored by this zoo" help says: in which tasks (None: all), under which ``key is value``
+    condition (None: always), and what to use instead."""
+
+    def __init__(self, tasks, condition, instead):
+        self.tasks, self.condition, self.instead = tasks, condition, instead
+
+    @classmethod
+    def parse(cls, found):
+        tasks = tuple(t.strip() for t in found["tasks"].split(",")) if found["tasks"] else None
+        condition = None
+        if found["key"]:
+            values = re.split(r", | or ", found["values"])
+            condition = (found["key"], tuple(v.strip() for v in values if v.strip()))
+        return cls(tasks, condition, found["instead"])
+
+    def applies(self, cfg, task):
+        if self.tasks is not None and task not in self.tasks:
+            return False
+        return self.condition is None or str(cfg.get(self.condition[0])) in self.condition[1]
+
+    def context(self, cfg, task):
+        where = f" in {task}.py" if self.tasks is not None else ""
+        return where + (f" when {self.condition[0]} is {cfg.get(self.condition[0])}" if self.condition else "")
+
+
 def ignored_lines(schema, cfg, task):
-    """One ``WARNING`` line per key the zoo ignores (in ``task``) that the user set to a value no shipped YAML gives
-    it (on the command line or in their own YAML): what the key's help says to use instead."""
+    """One ``WARNING`` line per key the zoo ignores (in ``task``, under the run's other values) that the user set: on
+    the command line to a value the YAMLs below it do not give, or in their own YAML to a value no shipped YAML gives
+    (a copy of an upstream YAML warns about nothing).  The line says what the key's help says to use instead."""
     lines = []
-    for key, (tasks, instead) in sorted(schema.ignored.items()):
-        if key not in cfg or (tasks is not None and task not in tasks):
+    below_cli = vars(cfg).get("below_command_line", {})
+    for key, ignored in sorted(schema.ignored.items()):
+        source = cfg.sources.get(key, "")
+        if key not in cfg or not ignored.applies(cfg, task):
             continue
-        if str(cfg[key]) in {str(value) for value in schema.stock_values.get(key, [])}:
+        if source == "command line":
+            if str(cfg[key]) == str(below_cli.get(key)):
+                continue
+        elif not source.endswith((".yaml", ".yml")) or str(Path(source).resolve()) in schema.paths or \
+                str(cfg[key]) in {str(value) for value in schema.stock_values.get(key, [])}:
             continue
-        where = f" in {task}.py" if tasks is not None else ""
-        lines.append(f"WARNING: {cfg.flag(key)}={cfg[key]} (from {cfg.sources.get(key, 'the defaults')}) is ignored "
-                     f"by this zoo{where}: {instead}")
+        lines.append(f"WARNING: {cfg.flag(key)}={cfg[key]} (from {source}) is ignored by this zoo"
+                     f"{ignored.context(cfg, task)}: {ignored.instead}")
     return lines
 
 
