@@ -3,8 +3,8 @@
 One row per flag the recipe accepts: the flag, its default, its help (the YAMLs' help documents).  The default is the
 value the recipe's default YAML (the one a plain ``python train.py`` / ``eval.py`` / ``export.py`` of the model folder
 loads) gives it over the shared ``default_config.yaml``; a key only the shared YAML sets shows what the three tasks
-run with when the recipe's ``prepare`` derives it (InceptionV4's ``image_size`` comes from ``height``/``width``).
-Where tasks differ (the batch InceptionV4's export forces), the row shows the YAML's value and the help says so.
+run with when the recipe's ``prepare`` derives it (an ``image_size`` made of upstream ``height``/``width`` keys).
+Where tasks differ (a batch size export forces), the row shows the YAML's value and the help says so.
 
 The model READMEs embed this table between ``<!-- flags:start`` and ``<!-- flags:end -->`` markers;
 ``python -m model_zoo.engine.docs --update`` refreshes every recipe's README (``tests/test_docs.py`` compares them)."""
@@ -19,7 +19,7 @@ MARKERS = re.compile(r"(<!-- flags:start[^>]*-->\n).*?(<!-- flags:end -->)", re.
 
 def _resolved_defaults(recipe, schema):
     """{key: default}: the default YAML's value; for a key only the shared YAML sets, the value every task runs with
-    when no flag is given (what the recipe's ``prepare`` derives, e.g. InceptionV4's image_size)."""
+    when no flag is given (what the recipe's ``prepare`` derives, e.g. an image_size from height/width)."""
     from model_zoo.engine.cli import TASKS, config_builder, recipe_config
 
     raw = recipe_config(recipe, schema, [], announce=False)
