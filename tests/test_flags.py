@@ -92,3 +92,21 @@ def test_a_key_one_schedule_ignores_warns_under_that_schedule_only(capsys):
     config_builder(recipe, "train", ["--lr=0.05", "--lr_scheduler=cosine_annealing"])()
     config_builder(recipe, "train", ["--lr=0.01"])()  # the value the YAML gives: nothing was changed
     assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("recipe", sorted(TRAIN_BATCH_FLAG))
+def test_every_key_is_read_by_some_code_or_says_it_is_ignored(recipe):
+    """A new upstream key nobody reads cannot slip in silently: each scalar key a recipe accepts is read somewhere in
+    model_zoo (``cfg.key``, ``"key"``, or a ``{key}`` path template) or its help says "ignored by this zoo"."""
+    from model_zoo.engine.config import ConfigSchema, _is_scalar
+    from model_zoo.engine.registry import get_recipe
+
+    schema_files = {ROOT / "model_zoo" / "engine" / name for name in ("config.py", "docs.py")}
+    code = "\n".join(p.read_text() for p in (ROOT / "model_zoo").rglob("*.py") if p not in schema_files)
+    templates = "\n".join(p.read_text() for p in (ROOT / "model_zoo").rglob("*.yaml"))
+    spec = get_recipe(recipe)
+    schema = ConfigSchema(spec.yaml_paths(), spec.aliases)
+    unread = [key for key, value in schema.defaults.items() if _is_scalar(value) and key not in schema.ignored
+              and not re.search(rf"\.{key}\b|[\"']{key}[\"']", code) and f"{{{key}}}" not in templates]
+    assert not unread, (f"{recipe} accepts {unread} but no code reads them: use them, or say in the YAML's help "
+                        f"document 'ignored by this zoo: <what to use instead>'")
