@@ -8,10 +8,11 @@ YAML value (booleans accept True/False/1/0).  A recipe may declare *aliases* (up
 that name the closest valid key.
 
 An upstream key the zoo accepts but does not use says so in its help string: ``"ignored by this zoo: <what to use
-instead>"`` (or ``"... ignored by this zoo in train, eval: ..."`` when only some tasks ignore it).  Setting it to a
-value no shipped YAML gives it prints one ``WARNING`` line with that text (:func:`ignored_lines`), and the README flag
-tables (:mod:`model_zoo.engine.docs`) show the same text.  A key this zoo used to document but never read is in
-:data:`RETIRED`: setting it is an error naming the flag to use.
+instead>"``, narrowed by ``in train, eval`` (only those tasks ignore it) or ``when lr_scheduler is step`` (only then).
+Setting it (on the command line, or in the user's own YAML to a value no shipped YAML gives) prints one ``WARNING``
+line with that text (:func:`ignored_lines`), and the README flag tables (:mod:`model_zoo.engine.docs`) show the same
+text.  A key this zoo once documented but never read is in :data:`RETIRED`: setting it is an error naming the flag to
+use.
 """
 import argparse
 import difflib
