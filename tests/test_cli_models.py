@@ -98,6 +98,7 @@ def test_export_mindir_and_onnx_match_the_network(trained, tmp_path):
     x = np.random.default_rng(5).standard_normal((2, 3, size, size)).astype(np.float32)
     expected = net(ms.Tensor(x)).asnumpy()
     session = ort.InferenceSession(str(tmp_path / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == [2, 3, size, size]  # export.py's --batch_size (as upstream)
     onnx_diff = float(np.abs(session.run(None, {session.get_inputs()[0].name: x})[0] - expected).max())
     graph = ms.nn.GraphCell(ms.load(str(tmp_path / f"{name}.mindir")))
     mindir_diff = float(np.abs(graph(ms.Tensor(x)).asnumpy() - expected).max())

@@ -16,14 +16,17 @@ def _debug_requested(argv):
 def config_builder(recipe, task, argv):
     """``build(layer=None) -> cfg``: the task's configuration (with a checkpoint's layer under the command line),
     normalised by the recipe's ``prepare`` hook.  Without ``--config_path`` the data picks the YAML
-    (:func:`recipe_config`)."""
-    from model_zoo.engine.config import ConfigSchema
+    (:func:`recipe_config`).  Keys the zoo ignores that the user set get one warning line each (the first build)."""
+    from model_zoo.engine.config import ConfigSchema, ignored_lines
 
     schema = ConfigSchema(recipe.yaml_paths(), recipe.aliases)
 
     def build(layer=None):
         cfg = recipe_config(recipe, schema, argv, announce=layer is None, prog=f"{task}.py",
                             description=f"{recipe.name} {task} ({recipe.description})", weights_layer=layer)
+        if layer is None:
+            for line in ignored_lines(schema, cfg, task):
+                print(line, flush=True)
         if recipe.prepare is not None:
             recipe.prepare(cfg, task)
         return cfg
