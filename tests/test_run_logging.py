@@ -73,3 +73,14 @@ def test_two_runs_in_one_process_each_write_their_own_log_and_close_it(tiny_fold
         assert [s for s, _ in steps] == ["1", "2", "3", "4", "5"]  # step 6 ends the epoch: the epoch lines say it
         for _, tail in steps[1:]:
             assert re.fullmatch(r"[\d.]+ img/s ETA 0:00:\d\d", tail), tail
+
+
+def test_library_code_has_no_bare_print():
+    """The engine writes through the run's logger or :mod:`model_zoo.engine.console` (say / note), never print."""
+    import ast
+
+    engine = ROOT / "model_zoo" / "engine"
+    found = [f"{path.relative_to(ROOT)}:{node.lineno}" for path in sorted(engine.rglob("*.py"))
+             for node in ast.walk(ast.parse(path.read_text()))
+             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"]
+    assert found == []

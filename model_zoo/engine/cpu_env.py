@@ -329,7 +329,9 @@ def _main(argv=None):
     if args.check:
         verdict = check(save=not args.no_save)
         return 0 if verdict.get("isa") else 1
-    print(current_summary())
+    from model_zoo.engine.console import say
+
+    say(current_summary())
     return 0
 
 

@@ -6,6 +6,7 @@ import re
 import sys
 
 from model_zoo.engine.config import ConfigSchema, _is_scalar
+from model_zoo.engine.console import say
 from model_zoo.engine.registry import get_recipe
 
 
@@ -53,8 +54,8 @@ if __name__ == "__main__":
         from model_zoo.engine.registry import list_recipes
 
         for name in list_recipes():
-            print(f"updated {update_readme(name)}")
+            say(f"updated {update_readme(name)}")
     else:
         from model_zoo.engine.registry import list_recipes
 
-        print(flags_markdown(sys.argv[1] if len(sys.argv) > 1 else list_recipes()[0]))
+        say(flags_markdown(sys.argv[1] if len(sys.argv) > 1 else list_recipes()[0]))

@@ -8,6 +8,7 @@ import numpy as np
 
 from model_zoo.engine import checkpoint as ckpt_io
 from model_zoo.engine import runtime
+from model_zoo.engine.console import note
 from model_zoo.engine.progress import Progress
 
 
@@ -331,9 +332,7 @@ def write_per_class(confusion, classes, directory, suffix="", warn=None):
         picture = None
         message = failure(f"confusion_matrix{suffix}.png", exc)
         if warn is None:
-            import sys
-
-            print(message, file=sys.stderr)
+            note(message)
         else:
             warn(message)
     if picture:

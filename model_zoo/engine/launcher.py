@@ -41,6 +41,7 @@ import sys
 from pathlib import Path
 
 from model_zoo.engine import launcher_plan
+from model_zoo.engine.console import note, say
 from model_zoo.engine.errors import ZooError
 from model_zoo.engine.launcher_args import USAGE, UsageError, _env_flag, parse, split_args
 from model_zoo.engine.launcher_plan import _python, build_plan, core_ranges, script_flags  # noqa: F401 (tests)
@@ -65,14 +66,13 @@ def launch(args):
     launcher_plan._PATH_CHANGE.update(_python_first_on_path())
     plan = build_plan(args)
     if dry:
-        print("\n".join(describe(plan)), flush=True)
+        say(*describe(plan))
         script = next((a for a in plan.procs[0].argv if a.endswith(".py")), None)
         if script and not Path(plan.procs[0].cwd, script).is_file() and not Path(script).is_file():
-            print(f"note: {script} does not exist yet", flush=True)
+            say(f"note: {script} does not exist yet")
         return 0
     check_before_spawn(args, plan)
-    for line in describe(plan):
-        print(line, file=sys.stderr, flush=True)
+    note(*describe(plan))
     return run(plan, background=args.background or _env_flag("MODEL_ZOO_BACKGROUND"))
 
 
@@ -103,17 +103,17 @@ def main(argv=None):
             defaults, user = split_args(argv[2:])
             argv, form = script_args(argv[1], defaults, user)
         if argv and argv[0] in ("-h", "--help"):
-            print(usage)
+            say(usage)
             return 0
         args = parse(argv)
         args.form = form
         return launch(args)
     except UsageError as exc:
-        print(usage, file=sys.stderr)
-        print(f"error: {exc.args[0]}", file=sys.stderr)
+        note(usage)
+        note(f"error: {exc.args[0]}")
         return 1 if script_mode else 2
     except ZooError as exc:  # the device or the script's flags, checked before anything was started
-        print(f"error: {exc}", file=sys.stderr)
+        note(f"error: {exc}")
         return 1 if script_mode else exc.exit_code
 
 

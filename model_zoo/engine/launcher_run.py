@@ -11,6 +11,7 @@ import sys
 import threading
 from pathlib import Path
 
+from model_zoo.engine.console import note
 from model_zoo.engine.launcher_args import model_folder
 
 
@@ -125,7 +126,7 @@ def run(plan, background=False, out=None):
             pump = threading.Thread(target=_pump, args=(child.stdout, [out, log], console_filter), daemon=True)
             pump.start()
         started.append((proc, child, log, pump))
-        print(f"started {proc.label} (pid {child.pid}), log {proc.log}", file=sys.stderr, flush=True)
+        note(f"started {proc.label} (pid {child.pid}), log {proc.log}")
     if background:
         for _, _, log, _ in started:
             log.close()
@@ -139,7 +140,7 @@ def run(plan, background=False, out=None):
             log.close()
             if code != 0:
                 worst = worst or code
-                print(f"{proc.label} exited with {code}; see {proc.log}", file=sys.stderr, flush=True)
+                note(f"{proc.label} exited with {code}; see {proc.log}")
     except KeyboardInterrupt:
         for _, child, _, _ in started:
             child.terminate()
@@ -147,6 +148,6 @@ def run(plan, background=False, out=None):
     if worst and plan.launcher != "single":
         line = worker_error(plan)
         if line:
-            print(line, file=sys.stderr, flush=True)  # the last line: which rank failed and why
+            note(line)  # the last line: which rank failed and why
     return worst
 
