@@ -36,18 +36,24 @@ def test_eta_leaves_out_the_first_step():
 
 
 def test_two_runs_in_one_process_each_write_their_own_log_and_close_it(tiny_folder, tmp_path):
-    """trainer.train twice in one process under one run stamp (one logger name): each log holds its own run only,
-    and after train() returns no log file is open and the logger has no handlers."""
+    """trainer.train twice, then evaluate, in one process under one run stamp (one logger name): each log holds its
+    own run only, and after train() / evaluate() return no log file is open and the logger has no handlers."""
     script = textwrap.dedent(f"""
-        import json, logging, os, sys
+        import glob, json, logging, os, sys
         import model_zoo
-        from model_zoo.engine import cli, trainer
+        from model_zoo.engine import cli, evaluate, trainer
 
         opened = []
-        for name in ("first", "second"):
-            recipe, cfg = cli.resolve("train", "vgg19", {ARGS!r} + [
-                "--data_dir={tiny_folder}", "--ckpt_path={tmp_path}/" + name])
-            trainer.train(recipe, cfg)
+        for name in ("first", "second", "eval"):
+            if name == "eval":
+                checkpoint = glob.glob("{tmp_path}/first/**/*.ckpt", recursive=True)[0]
+                recipe, cfg = cli.resolve("eval", "vgg19", {ARGS!r} + [
+                    "--data_dir={tiny_folder}", "--pre_trained=" + checkpoint, "--log_path={tmp_path}/eval"])
+                evaluate.evaluate(recipe, cfg)
+            else:
+                recipe, cfg = cli.resolve("train", "vgg19", {ARGS!r} + [
+                    "--data_dir={tiny_folder}", "--ckpt_path={tmp_path}/" + name])
+                trainer.train(recipe, cfg)
             fds = os.listdir("/proc/self/fd")  # one of them is the listing's own, closed by now
             opened.append([link for fd in fds if os.path.exists(link := f"/proc/self/fd/{{fd}}")
                            and os.readlink(link).endswith(".log")])
@@ -60,7 +66,12 @@ def test_two_runs_in_one_process_each_write_their_own_log_and_close_it(tiny_fold
                             env=env)
     assert result.returncode == 0, result.stderr[-3000:]
     report = json.loads(result.stdout.split("RESULT ", 1)[1])
-    assert report == {"open_logs": [[], []], "run_loggers": []}
+    assert report == {"open_logs": [[], [], []], "run_loggers": []}
+    eval_log = next((tmp_path / "eval").rglob("*.log")).read_text()
+    assert "start network train" not in eval_log and "load model" in eval_log
+    batches = re.findall(r"eval batch (\d)/3 (.*)$", eval_log, re.M)  # 9 val images in batches of 4
+    assert batches[0][0] == "1" and re.fullmatch(rf"first step [\d.]+ s ETA {re.escape(NO_ETA)}", batches[0][1])
+    assert batches[1][0] == "2" and re.fullmatch(r"[\d.]+ img/s ETA 0:00:\d\d", batches[1][1]), batches
     logs = {name: (tmp_path / name / "fixed_stamp" / "fixed_stamp_rank_0.log").read_text() for name in
             ("first", "second")}
     for name, text in logs.items():
