@@ -36,8 +36,9 @@ LOG_FORMAT = "%(asctime)s:%(levelname)s:%(message)s"  # upstream src/utils/loggi
 def _logger(output_dir, rank, stamp, to_file=True, console_format="%(message)s"):
     """The run's logger: the console on the first rank of each server, ``<stamp>_rank_<rank>.log`` on every rank.
     Its handlers live until :func:`close_logger` (``RunContext.close``) at the end of the run."""
-    logger = logging.getLogger(f"model_zoo.run.{rank}.{stamp}")
-    close_logger(logger)  # an earlier run of this process with the same name (a fixed output folder) ended
+    name = f"model_zoo.run.{rank}.{stamp}"
+    close_logger(logging.getLogger(name))  # an earlier run of this process with this name (a fixed folder) ended
+    logger = logging.getLogger(name)
     logger.setLevel(logging.INFO)
     logger.propagate = False
     if rank % 8 == 0:  # upstream: console output on the first rank of each server
