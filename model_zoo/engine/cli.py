@@ -3,6 +3,7 @@ import os
 import sys
 from pathlib import Path
 
+from model_zoo.engine.console import note, say
 from model_zoo.engine.errors import ZooError
 
 TASKS = ("train", "eval", "export")
@@ -94,7 +95,7 @@ def recipe_config(recipe, schema, argv, announce=True, **kwargs):
         cfg.sources["num_classes"] = why
         chosen.append(f"num_classes={classes}")
     if chosen and announce:
-        print(f"no --config_path: {', '.join(chosen)} (from {why or 'the flags given'})", flush=True)
+        say(f"no --config_path: {', '.join(chosen)} (from {why or 'the flags given'})")
     return cfg
 
 
@@ -125,11 +126,11 @@ def export_task(recipe, cfg):
     diff = result["max_abs_diff"]
     check = "not checked" if diff is None else f"{diff:.3g} (max |output| {result['output_scale']:.3g})"
     precision = ", float16 compute and output" if fp16 else ""
-    print(f"exported {result['file']} ({result['format']}{precision}, input {max(batch, 1)}x3x{height}x{width}); "
-          f"max abs diff vs {'float16 ' if fp16 else ''}network: {check}")
+    say(f"exported {result['file']} ({result['format']}{precision}, input {max(batch, 1)}x3x{height}x{width}); "
+        f"max abs diff vs {'float16 ' if fp16 else ''}network: {check}")
     if fp16 and result.get("fp16_vs_fp32") is not None:
-        print(f"float16 vs the float32 network: max abs diff {result['fp16_vs_fp32']:.3g}; results of this graph are "
-              f"float16: read them with postprocess --result_dtype float16")
+        say(f"float16 vs the float32 network: max abs diff {result['fp16_vs_fp32']:.3g}; results of this graph are "
+            f"float16: read them with postprocess --result_dtype float16")
     return result
 
 
@@ -175,7 +176,7 @@ def dry_run_lines(task, recipe, cfg):
 def dry_run(task, recipe_name, argv):
     recipe, cfg = resolve(task, recipe_name, argv)
     for line in dry_run_lines(task, recipe, cfg):
-        print(line)
+        say(line)
     return cfg
 
 
@@ -200,16 +201,16 @@ def guarded(function, argv):
     except ZooError as exc:
         if _debug_requested(argv):
             raise
-        print(f"{getattr(exc, 'prefix', 'error')}: {exc}", file=sys.stderr)
+        note(f"{getattr(exc, 'prefix', 'error')}: {exc}")
         return exc.exit_code
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        note("error: interrupted")
         return 130
     except Exception as exc:  # anything else: one line, full trace only with --debug
         if _debug_requested(argv):
             raise
         first = (str(exc).strip().splitlines() or [""])[0][:300]
-        print(f"error: {exc.__class__.__name__}: {first} (run with --debug for the full trace)", file=sys.stderr)
+        note(f"error: {exc.__class__.__name__}: {first} (run with --debug for the full trace)")
         return 1
 
 

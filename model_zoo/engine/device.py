@@ -10,6 +10,25 @@ from dataclasses import dataclass, field
 from model_zoo.engine.errors import DeviceError
 
 _DEVICE_SET = {}
+_AVAILABLE = {}  # device name -> MindSpore's answer (asked once per process)
+
+
+def _probe(name):
+    """``mindspore.device_context.<device>.is_available()``, without the two WARNING lines MindSpore logs for each
+    absent device (about ten lines for a plain ``--device_target auto``): the zoo's own one-line reason replaces
+    them when that device is asked for.  Returns True/False, or the exception of a plugin that cannot load."""
+    import logging
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        import mindspore.device_context as dc  # noqa: WPS433 (import on demand: heavy)
+
+        return bool(getattr(dc, name.lower()).is_available())
+    except Exception as exc:  # noqa: BLE001 - a broken plugin is "not available", with its reason
+        return exc
+    finally:
+        logging.disable(previous)
 
 
 @dataclass(frozen=True)
@@ -64,13 +83,11 @@ class DeviceBackend:
         """(available, reason).  Never raises."""
         if self.name == "CPU":
             return True, "CPU backend is always present"
-        try:
-            import mindspore.device_context as dc  # noqa: WPS433 (import on demand: heavy)
-
-            module = getattr(dc, self.name.lower())
-            ok = bool(module.is_available())
-        except Exception as exc:  # pragma: no cover - depends on the wheel
-            return False, f"MindSpore cannot load its {self.name} plugin ({exc.__class__.__name__})"
+        if self.name not in _AVAILABLE:
+            _AVAILABLE[self.name] = _probe(self.name)
+        ok = _AVAILABLE[self.name]
+        if isinstance(ok, Exception):  # pragma: no cover - depends on the wheel
+            return False, f"MindSpore cannot load its {self.name} plugin ({ok.__class__.__name__})"
         if ok:
             return True, f"MindSpore reports {self.name} available"
         hint = {"GPU": "a CUDA GPU, its driver and the CUDA 11.x libraries",

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from model_zoo.engine.config import ConfigSchema, _is_scalar
+from model_zoo.engine.console import say
 
 MARKERS = re.compile(r"(<!-- flags:start[^>]*-->\n).*?(<!-- flags:end -->)", re.S)
 
@@ -97,6 +98,6 @@ if __name__ == "__main__":
 
     if sys.argv[1:] == ["--update"]:
         for name in list_recipes():
-            print(f"updated {update_readme(name)}")
+            say(f"updated {update_readme(name)}")
     else:
-        print(flags_markdown(sys.argv[1] if len(sys.argv) > 1 else list_recipes()[0]))
+        say(flags_markdown(sys.argv[1] if len(sys.argv) > 1 else list_recipes()[0]))

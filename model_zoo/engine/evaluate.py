@@ -8,6 +8,8 @@ import numpy as np
 
 from model_zoo.engine import checkpoint as ckpt_io
 from model_zoo.engine import runtime
+from model_zoo.engine.console import note
+from model_zoo.engine.progress import Progress
 
 
 def _log_softmax(logits):
@@ -15,28 +17,16 @@ def _log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-class Progress:
-    """Evaluation progress: batches done / total, img/s and ETA (a live line on a terminal, else a log line every
-    ``interval`` batches)."""
+def eval_progress(total_batches, logger=None, interval=100):
+    """``report(batches_done, images_done)`` for :func:`count_topk`: batches done / total, img/s and ETA (a live
+    line on a terminal, else a log line every ``interval`` batches)."""
+    progress, interval = Progress(total_batches, logger), max(1, int(interval))
 
-    def __init__(self, total_batches, logger=None, interval=100):
-        import sys
+    def report(done, images):
+        line = f"eval batch {done}/{progress.total} {progress.measure(done, images)}"
+        progress.show(line, due=done % interval == 0 and done < progress.total, last=done >= progress.total)
 
-        self.total, self.logger, self.interval = max(1, int(total_batches)), logger, max(1, int(interval))
-        self.tty = sys.stderr.isatty()
-        self.start = time.time()
-
-    def __call__(self, done, images):
-        import sys
-
-        elapsed = time.time() - self.start
-        eta = (self.total - done) * elapsed / max(done, 1)
-        line = f"eval batch {done}/{self.total} {images / max(elapsed, 1e-9):.1f} img/s ETA {int(eta) // 60}:{int(eta) % 60:02d}"
-        if self.tty:
-            sys.stderr.write("\r" + line + ("\n" if done >= self.total else ""))
-            sys.stderr.flush()
-        elif self.logger is not None and done % self.interval == 0 and done < self.total:
-            self.logger.info(line)
+    return report
 
 
 def count_topk(predict, dataset, batch_size, k=5, num_classes=0, progress=None):
@@ -268,12 +258,20 @@ def evaluate(recipe, cfg):
         from model_zoo.engine.errors import ConfigError
 
         raise ConfigError(f"eval needs weights: pass {cfg.flag('pre_trained')} (a checkpoint file or a folder of them)")
-    from model_zoo.engine import weights
     from model_zoo.engine.config import require_positive
 
     require_positive(cfg, "eval_batch_size" if cfg.get("eval_batch_size") else "batch_size")
     # the configuration already holds what the (newest) checkpoint records or implies (cli.resolve)
     ctx = runtime.setup(cfg, "eval", output_root_key="log_path")
+    try:
+        return _evaluate(recipe, cfg, ctx)
+    finally:
+        ctx.close()
+
+
+def _evaluate(recipe, cfg, ctx):
+    from model_zoo.engine import weights
+
     logger = ctx.logger
     results = []
     for path in ckpt_io.checkpoints_in(cfg.pre_trained):
@@ -283,7 +281,7 @@ def evaluate(recipe, cfg):
         classes = class_names(dataset, cfg)
         with runtime.profiling(cfg, ctx.output_dir, logger):
             local = count_topk(predict, dataset, batch_size, num_classes=len(classes) if cfg.eval_per_class else 0,
-                               progress=Progress(dataset.get_dataset_size(), logger, cfg.log_interval))
+                               progress=eval_progress(dataset.get_dataset_size(), logger, cfg.log_interval))
         counts = all_reduce_counts(local, ctx.group_size)
         counts["fps"] = counts["tot"] / max(local["seconds"], 1e-9)
         counts["checkpoint"] = str(path)
@@ -342,9 +340,7 @@ def write_per_class(confusion, classes, directory, suffix="", warn=None):
         picture = None
         message = failure(f"confusion_matrix{suffix}.png", exc)
         if warn is None:
-            import sys
-
-            print(message, file=sys.stderr)
+            note(message)
         else:
             warn(message)
     if picture:

@@ -25,12 +25,20 @@ class RunContext:
     def is_main(self):
         return self.rank == 0
 
+    def close(self):
+        """End of the run (done, failed or stopped by a signal): flush and close its log file."""
+        close_logger(self.logger)
+
 
 LOG_FORMAT = "%(asctime)s:%(levelname)s:%(message)s"  # upstream src/utils/logging.py
 
 
 def _logger(output_dir, rank, stamp, to_file=True, console_format="%(message)s"):
-    logger = logging.getLogger(f"model_zoo.run.{rank}.{stamp}")
+    """The run's logger: the console on the first rank of each server, ``<stamp>_rank_<rank>.log`` on every rank.
+    Its handlers live until :func:`close_logger` (``RunContext.close``) at the end of the run."""
+    name = f"model_zoo.run.{rank}.{stamp}"
+    close_logger(logging.getLogger(name))  # an earlier run of this process with this name (a fixed folder) ended
+    logger = logging.getLogger(name)
     logger.setLevel(logging.INFO)
     logger.propagate = False
     if rank % 8 == 0:  # upstream: console output on the first rank of each server
@@ -43,6 +51,22 @@ def _logger(output_dir, rank, stamp, to_file=True, console_format="%(message)s")
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
         logger.addHandler(handler)
     return logger
+
+
+def close_logger(logger):
+    """Detach and close every handler of ``logger`` (its log file is complete and no longer open)."""
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    logging.Logger.manager.loggerDict.pop(logger.name, None)  # one logger per run, not one per run per process
+
+
+def log_to_file(logger, *lines):
+    """Lines for the run log file only (the console already shows them, or they are too long for it)."""
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            for line in lines:
+                handler.emit(logging.LogRecord(logger.name, logging.INFO, __file__, 0, line, None, None))
 
 
 def init_distributed(backend, cfg):
@@ -146,11 +170,7 @@ def agree_on_stamp(stamp, size):
 
 def log_args(logger, cfg):
     """Upstream ``save_args``: 'Args:' then one '--> key: value' line per key (file log only)."""
-    lines = ["Args:"] + [f"--> {key}: {cfg[key]}" for key in sorted(cfg)]
-    for handler in logger.handlers:
-        if isinstance(handler, logging.FileHandler):
-            for line in lines:
-                handler.emit(logging.LogRecord(logger.name, logging.INFO, __file__, 0, line, None, None))
+    log_to_file(logger, "Args:", *[f"--> {key}: {cfg[key]}" for key in sorted(cfg)])
 
 
 @contextlib.contextmanager

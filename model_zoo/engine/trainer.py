@@ -475,15 +475,6 @@ class _Run:
                            time.time() - self.start, self.resume_path, self.record)
 
 
-def _log_to_file(logger, line):
-    """A line for the run log only (the console already shows it)."""
-    import logging
-
-    for handler in logger.handlers:
-        if isinstance(handler, logging.FileHandler):
-            handler.emit(logging.LogRecord(logger.name, logging.INFO, __file__, 0, line, None, None))
-
-
 def _write_summary(ctx, summary):
     if ctx.is_main:
         target = Path(ctx.output_dir) / "summary.json"
@@ -499,7 +490,7 @@ def _record_skipped(ctx, run):
     skipped = verify.skipped_files()
     if skipped and run.record["skipped_files"] is None:
         for line in verify.skipped_lines():
-            _log_to_file(ctx.logger, line)
+            runtime.log_to_file(ctx.logger, line)
     if skipped:
         run.record["skipped_files"] = {"count": len(skipped),
                                        "files": [{"path": p, "reason": why} for p, why in skipped[:1000]]}
@@ -539,7 +530,7 @@ def train(recipe, cfg):
         text = (str(exc).strip().splitlines() or [""])[0]
         line = text if isinstance(exc, ZooError) else f"{exc.__class__.__name__}: {text}"
         run.record["error"] = line
-        _log_to_file(ctx.logger, f"{getattr(exc, 'prefix', 'error')}: {line}")
+        runtime.log_to_file(ctx.logger, f"{getattr(exc, 'prefix', 'error')}: {line}")
         if run.ckpt_dir is not None:
             ckpt_io.clean_partial(run.ckpt_dir, own_only=True)
         try:
@@ -548,6 +539,8 @@ def train(recipe, cfg):
         except Exception:  # noqa: BLE001 - the original error is what the user must see
             pass
         raise
+    finally:
+        ctx.close()
 
 
 def _train(recipe, cfg, ctx, run, stop):
@@ -589,8 +582,8 @@ def _train(recipe, cfg, ctx, run, stop):
     net = recipe.network(cfg, "train")
     dropouts = rng.seed_dropout(net, int(cfg.seed), ctx.rank)  # reproducible, restorable dropout masks
     if dropouts:
-        _log_to_file(logger, f"dropout: {len(dropouts)} layer(s) draw their masks from (seed {cfg.seed}, rank "
-                             f"{ctx.rank}, step); the counters are saved in every checkpoint")
+        runtime.log_to_file(logger, f"dropout: {len(dropouts)} layer(s) draw their masks from (seed {cfg.seed}, "
+                                    f"rank {ctx.rank}, step); the counters are saved in every checkpoint")
     if cfg.pre_trained:
         weights.into(net, recipe, cfg, cfg.pre_trained, what="--pre_trained checkpoint", fine_tune=True,
                      log=logger.info)

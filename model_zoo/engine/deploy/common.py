@@ -4,11 +4,11 @@ Configuration: the recipe's own YAMLs and aliases (``--config_path``, ``--image_
 plus the deployment keys below, resolved exactly as ``eval.py`` resolves its flags.
 """
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from model_zoo.engine.console import note
 from model_zoo.engine.errors import ConfigError, DataError, ZooError, first_line
 
 # deployment keys, typed by their default (a recipe YAML defining the same key keeps its own default)
@@ -359,7 +359,7 @@ def checked_images(paths, root, policy="fail"):
     names = ", ".join(f"{os.path.basename(p)} ({why})" for p, why in bad[:3])
     if policy != "skip":
         raise DataError(f"{len(bad)} unusable image(s): {names}; remove them or pass --bad_file_policy=skip")
-    print(f"WARNING: skipping {len(bad)} unusable image(s): {names}", file=sys.stderr)
+    note(f"WARNING: skipping {len(bad)} unusable image(s): {names}")
     drop = {p for p, _ in bad}
     return [p for p in paths if p not in drop]
 

@@ -29,6 +29,8 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from model_zoo.engine.console import note, say
+
 DATASETS = ("imagenet2012", "imagenet", "cifar10", "folder")
 USAGE = ("usage: bash scripts/run_infer_310.sh MINDIR_PATH DATASET_NAME DATA_PATH NEED_PREPROCESS [DEVICE_TARGET] "
          "[DEVICE_ID] [--key=value ...]\n"
@@ -186,23 +188,23 @@ def main(argv=None):
     try:
         job = parse(args)
     except UsageError as exc:
-        print(USAGE, file=sys.stderr)
-        print(f"error: {exc}", file=sys.stderr)
+        note(USAGE)
+        note(f"error: {exc}")
         return 1
-    print(f"mindir name: {job.model_file}")
-    print(f"dataset name: {job.dataset}")
-    print(f"dataset path: {job.data}")
-    print(f"need preprocess: {'y' if job.preprocess else 'n'}")
+    say(f"mindir name: {job.model_file}")
+    say(f"dataset name: {job.dataset}")
+    say(f"dataset path: {job.data}")
+    say(f"need preprocess: {'y' if job.preprocess else 'n'}")
     if job.label_file:
-        print(f"label file: {job.label_file}")
-    print(f"device target: {job.device}")
-    print(f"device id: {job.device_id}")
+        say(f"label file: {job.label_file}")
+    say(f"device target: {job.device}")
+    say(f"device id: {job.device_id}")
     plan = steps(job, model, app_template, model_dir)
     if dry:
-        print(f"launcher: infer310 (infer {model} on {job.device}, form {job.form})")
+        say(f"launcher: infer310 (infer {model} on {job.device}, form {job.form})")
         for name, command, log in plan:
-            print(f"{name}: cmd {shlex.join(command)}")
-            print(f"{name}: log {Path(log).resolve()}")
+            say(f"{name}: cmd {shlex.join(command)}")
+            say(f"{name}: log {Path(log).resolve()}")
         return 0
     env = dict(os.environ)
     root = str(model_dir.parent.parent)
@@ -218,7 +220,7 @@ def main(argv=None):
         with open(log, "wb") as handle:
             code = subprocess.call(command, stdout=handle, stderr=subprocess.STDOUT, env=step_env)
         if code != 0:
-            print(f"error: {name} failed: {_last_error(log)} (see {log})", file=sys.stderr)
+            note(f"error: {name} failed: {_last_error(log)} (see {log})")
             return 1
     sys.stdout.write(Path("acc.log").read_text(errors="replace"))
     return 0
