@@ -40,7 +40,8 @@ def _run_outputs(recipe_name):
         prefix = cfg.ckpt_prefix.format(rank=0)
         paths |= {f"{out}/{STAMP}_rank_0.log", f"{out}/config.yaml", f"{out}/metrics.csv", f"{out}/summary.json",
                   f"{out}/curves.png", f"{ckpt_dir}/{prefix}-1_6.ckpt", f"{ckpt_dir}/best.ckpt",
-                  f"{ckpt_dir}/recovery.ckpt", f"{ckpt_dir}/.partial/1234_host_{prefix}-1_6.ckpt.lock"}
+                  f"{ckpt_dir}/recovery.ckpt", f"{ckpt_dir}/.partial/1234_host_{prefix}-1_6.ckpt.lock",
+                  f"{ckpt_dir}/.{prefix}.claim"}
         log_root = str(cfg.get("log_path") or "outputs/").rstrip("/")
         paths.add(f"{log_root}/{STAMP}/{STAMP}_rank_0.log")
         paths.add(f"{cfg.file_name}.mindir")
