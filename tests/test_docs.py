@@ -77,3 +77,10 @@ def test_every_repository_path_the_docs_name_exists(doc):
         if test:
             tree = ast.parse((ROOT / path).read_text())
             assert test in {n.name for n in tree.body if isinstance(n, ast.FunctionDef)}, f"{doc} names {item}"
+
+
+def test_top_level_default_config_is_the_engine_s():
+    """docs/ARCHITECTURE.md: the top-level default_config.yaml is a copy of the shared model_zoo/engine/ one (the one
+    the engine reads)."""
+    shared = ROOT / "model_zoo" / "engine" / "default_config.yaml"
+    assert (ROOT / "default_config.yaml").read_text() == shared.read_text()

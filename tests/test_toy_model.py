@@ -85,7 +85,6 @@ def test_toy_evaluates_and_exports_through_its_entry_points(toy_run, tiny_folder
     outputs["onnx"] = session.run(None, {session.get_inputs()[0].name: x})[0]
     outputs["mindir"] = ms.nn.GraphCell(ms.load(str(tmp_path / "toy.mindir")))(ms.Tensor(x)).asnumpy()
     assert outputs["onnx"].shape == (2, 3) and np.abs(outputs["onnx"] - outputs["mindir"]).max() < 1e-4
-    assert not list(TOY.glob("outputs")), "the toy's runs wrote into the source tree"
 
 
 def _quoted_files(text):
