@@ -15,6 +15,6 @@ class ToyNet(nn.Cell):
         return self.classifier(ops.mean(self.features(x), (2, 3)))
 
 
-def toy_net(num_classes=3, **kwargs):
-    """ToyNet: 2 conv + BN + ReLU, global mean, Dense."""
-    return ToyNet(num_classes=num_classes, width=int(kwargs.get("width", 8)))
+def toy_net(num_classes=3, width=8):
+    """ToyNet: 2 conv + BN + ReLU, global mean, Dense (``create_model("toy_net", num_classes=3)`` calls this)."""
+    return ToyNet(num_classes=int(num_classes), width=int(width))
