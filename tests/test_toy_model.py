@@ -41,6 +41,29 @@ def test_toy_registers_without_an_engine_edit():
     assert not re.search(r"\btoy", engine)                       # the engine does not know the toy
 
 
+def test_a_config_key_flows_from_yaml_to_the_optimizer():
+    """docs/ARCHITECTURE.md's walk: lr_max from toy_config.yaml, weight_decay and width from the command line, through
+    the recipe's hooks into the network, the per-step LR and nn.Momentum's parameter groups."""
+    sys.path.insert(0, str(TOY))
+    try:
+        import toy_recipe  # noqa: F401  (registers)
+        from model_zoo.engine.cli import resolve
+    finally:
+        sys.path.remove(str(TOY))
+    recipe, cfg = resolve("train", "toy", ["--width=16", "--weight_decay=0.001"])
+    assert (cfg.width, cfg.sources["width"]) == (16, "command line")
+    assert (cfg.lr_max, cfg.sources["lr_max"]) == (0.2, str(TOY / "toy_config.yaml"))
+    assert cfg.sources["label_smooth"] == "default_config.yaml"
+    net = recipe.network(cfg, "train")
+    assert net.features[0].weight.shape == (16, 3, 3, 3)
+    lr = recipe.lr(cfg, 6)                                       # 8 epochs of 6 steps, 1 warm-up epoch
+    assert len(lr) == 48 and lr[5] == pytest.approx(0.2) and lr[0] == pytest.approx(0.01 + 0.19 / 6)
+    optimizer = recipe.optimizer(cfg, net, lr)
+    decay = {p.name: float(d.asnumpy()) for p, d in zip(optimizer.parameters, optimizer.weight_decay)}
+    assert decay["features.0.weight"] == pytest.approx(0.001) and decay["classifier.weight"] == pytest.approx(0.001)
+    assert decay["features.1.gamma"] == decay["classifier.bias"] == 0.0
+
+
 def test_toy_trains_with_its_own_log_lines_checkpoints_and_absolute_summary(toy_run, tiny_folder):
     run_dir, result = toy_run
     lines = re.findall(r"^toy epoch (\d+) step 6 loss ([\d.]+) lr ([\d.e-]+)$", result.stdout, re.M)
