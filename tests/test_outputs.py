@@ -65,17 +65,17 @@ def _script_outputs(model):
     return paths
 
 
-DEPLOY_OUTPUTS = {"preprocess_Result/imagenet_label.json", "preprocess_Result/00_data/x.bin",
+OTHER_OUTPUTS = {"preprocess_Result/imagenet_label.json", "preprocess_Result/00_data/x.bin",
                   "preprocess_Result/cifar10_label_ids.npy", "result_Files/img_0.bin",
                   "time_Result/test_perform_static.txt", "preprocess.log", "infer.log", "acc.log",
                   "vgg19.onnx", "vgg19_int8.onnx", "vgg19.air", "hccl_8p_01234567_10.0.0.1.json", "hccl_2s_16p.json",
-                  "runs_curves.png", "rank_0/om/analyze_fail.ir"}
+                  "runs_curves.png", "rank_0/om/analyze_fail.ir", "demo_run/data/train/0/img.JPEG"}
 
 
 @pytest.mark.parametrize("model", RECIPES)
 def test_gitignore_covers_what_a_model_folder_run_writes(model, ignore_repo):
     wanted = sorted(f"model_zoo/{model}/{path}".replace("/./", "/")
-                    for path in _run_outputs(model) | _script_outputs(model) | DEPLOY_OUTPUTS)
+                    for path in _run_outputs(model) | _script_outputs(model) | OTHER_OUTPUTS)
     for path in wanted:
         assert not path.startswith("model_zoo/" + model + "/.."), path        # nothing lands above the folder
     ignored = set(_git(ignore_repo, "check-ignore", "--no-index", *wanted, check=False).stdout.split())
