@@ -26,8 +26,7 @@ def config_builder(recipe, task, argv):
         cfg = recipe_config(recipe, schema, argv, announce=layer is None, prog=f"{task}.py",
                             description=f"{recipe.name} {task} ({recipe.description})", weights_layer=layer)
         if layer is None:
-            for line in ignored_lines(schema, cfg, task):
-                print(line, flush=True)
+            say(*ignored_lines(schema, cfg, task))
         if recipe.prepare is not None:
             recipe.prepare(cfg, task)
         return cfg

@@ -5,6 +5,7 @@ their random augmentations of epoch E never depend on what ran before; a resumed
 the batches already done, and ends with the same weights as an uninterrupted run.
 """
 import json
+import os
 import time
 from pathlib import Path
 
@@ -189,10 +190,25 @@ def _versions():
             "model_zoo": model_zoo.__version__, "cpu_env": model_zoo.CPU_ENV_SUMMARY}
 
 
+def _absolute(path):
+    """A path as an absolute string (None and '' stay as they are): a summary read from anywhere names real files."""
+    return os.path.abspath(str(path)) if path not in (None, "") else path
+
+
+def _config_paths(config):
+    """The config's file and folder values made absolute (``*_dir``, ``*_path``, ``*_file(s)``, ``pre_trained``,
+    ``resume``), except ``auto``, URLs and templates."""
+    def is_path(key, value):
+        return (isinstance(value, str) and value not in ("", "auto") and "://" not in value
+                and (key.endswith(("_dir", "_path", "_file", "_files")) or key in ("pre_trained", "resume")))
+
+    return {k: _absolute(v) if is_path(k, v) else v for k, v in config.items()}
+
+
 def run_summary(recipe, cfg, ctx, monitor, saver, eval_hook, steps_per_epoch, wall, resume_path, record=None):
     """summary.json: config, device, versions, last/best accuracy, images/s, wall time, checkpoints, and how the run
     ended (``status`` completed / stopped / diverged / failed, the final ``error`` line, the ``signal``, the
-    ``diverged`` step and loss, the ``recovery_checkpoint``, the ``skipped_files``)."""
+    ``diverged`` step and loss, the ``recovery_checkpoint``, the ``skipped_files``).  Every path in it is absolute."""
     history = monitor.history if monitor is not None else []
     last = history[-1] if history else {}
     evaluated = [row for row in history if row.get("top1") not in ("", None)]
@@ -207,20 +223,21 @@ def run_summary(recipe, cfg, ctx, monitor, saver, eval_hook, steps_per_epoch, wa
     return {
         "model": recipe.name, "arch": str(cfg.arch or recipe.name), "device": ctx.backend.name,
         "ranks": ctx.group_size, "epochs": int(cfg.max_epoch), "epochs_run": len(history),
-        "steps_per_epoch": steps_per_epoch, "resumed_from": str(resume_path) if resume_path else None,
-        "wall_time_s": round(wall, 3), "output_dir": str(ctx.output_dir),
-        "checkpoints": [str(p) for p in (saver.existing() if saver else [])],  # keep_checkpoint_max removed the rest
-        "best_checkpoint": str(best_ckpt) if best_ckpt is not None and best_ckpt.is_file() else None,
+        "steps_per_epoch": steps_per_epoch, "resumed_from": _absolute(resume_path) if resume_path else None,
+        "wall_time_s": round(wall, 3), "output_dir": _absolute(ctx.output_dir),
+        # the checkpoints still there (keep_checkpoint_max removed the rest)
+        "checkpoints": [_absolute(p) for p in (saver.existing() if saver else [])],
+        "best_checkpoint": _absolute(best_ckpt) if best_ckpt is not None and best_ckpt.is_file() else None,
         "best_epoch": eval_hook.best_epoch if best_ckpt is not None else None,
         "last_loss": number(last, "loss"), "imgs_per_sec": number(last, "imgs_per_sec"),
         "last_top1": number(evaluated[-1], "top1") if evaluated else None,
         "last_top5": number(evaluated[-1], "top5") if evaluated else None,
         "best_top1": max(best_scores) if best_scores else None,
-        "metrics_csv": str(monitor.csv_path) if monitor is not None else None,
-        "curves_png": str(monitor.curves_path) if monitor is not None and monitor.curves_path else None,
+        "metrics_csv": _absolute(monitor.csv_path) if monitor is not None else None,
+        "curves_png": _absolute(monitor.curves_path) if monitor is not None and monitor.curves_path else None,
         **(record or {"status": "completed"}),
         "versions": _versions(),
-        "config": {k: v for k, v in cfg.items() if isinstance(v, (str, int, float, bool, type(None)))},
+        "config": _config_paths({k: v for k, v in cfg.items() if isinstance(v, (str, int, float, bool, type(None)))}),
     }
 
 
@@ -666,7 +683,7 @@ def _train(recipe, cfg, ctx, run, stop):
     summary["wall_time_s"] = round(wall, 3)
     _write_summary(ctx, summary)
     _release(run)
-    logger.info(f"training done in {wall:.1f} s; outputs in {ctx.output_dir}")
+    logger.info(f"training done in {wall:.1f} s; outputs in {_absolute(ctx.output_dir)}")
     return summary
 
 
@@ -695,6 +712,6 @@ def _stop_with_recovery(cfg, ctx, run, state, stop, saver, model, ckpt_dir):
         path = saver.save_named(model.train_network, ckpt_dir / saver.recovery_name)
     if path is None:
         raise signals.Interrupted(f"{name} at {where}; no recovery checkpoint (the weights are not finite)", signum)
-    run.record["recovery_checkpoint"] = str(path)
+    run.record["recovery_checkpoint"] = _absolute(path)
     raise signals.Interrupted(f"{name} at {where}: saved {path}; resume with: {resume_command(cfg, path)}",
                               signum)
