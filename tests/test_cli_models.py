@@ -8,6 +8,7 @@ import pytest
 from conftest import ROOT, run_script
 
 EXPORT_TOLERANCE = 1e-4
+STAMP = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}:INFO:"
 
 CASES = {
     "densenet121": dict(
@@ -16,8 +17,9 @@ CASES = {
         data_flag="--train_data_dir", eval_data_flag="--eval_data_dir", out_flag="--save_ckpt_path",
         ckpt_glob="0-1_6.ckpt", ckpt_flag="--ckpt_files", export_ckpt_flag="--ckpt_files",
         export=["--image_size=32,32", "--num_classes=3", "--batch_size=2", "--device_target=CPU"],
-        epoch_line=r"^epoch\[0\], iter\[5\], loss:[\d.]+, epoch_time:[\d.]+ ms, per_step_time:[\d.]+ ms, "
-                   r"mean_fps:[\d.]+ imgs/sec$",
+        # upstream LOGGER prefix on the console too (README: 2020-08-22 16:58:56,617:INFO:epoch[0], ...)
+        epoch_line=STAMP + r"epoch\[0\], iter\[5\], loss:[\d.]+, epoch_time:[\d.]+ ms, per_step_time:[\d.]+ ms, "
+                   r"mean_fps:[\d.]+ imgs/sec\n" + STAMP + "local passed$",
         eval_line=r"after allreduce eval: top1_correct=(\d+), tot=(\d+), acc=[\d.]+%"),
     "inceptionv4": dict(
         train=["--config_path=default_config_cpu.yaml", "--image_size=75,75", "--num_classes=3", "--batch_size=4",
@@ -96,6 +98,7 @@ def test_export_mindir_and_onnx_match_the_network(trained, tmp_path):
     x = np.random.default_rng(5).standard_normal((2, 3, size, size)).astype(np.float32)
     expected = net(ms.Tensor(x)).asnumpy()
     session = ort.InferenceSession(str(tmp_path / f"{name}.onnx"), providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == [2, 3, size, size]  # export.py's --batch_size (as upstream)
     onnx_diff = float(np.abs(session.run(None, {session.get_inputs()[0].name: x})[0] - expected).max())
     graph = ms.nn.GraphCell(ms.load(str(tmp_path / f"{name}.mindir")))
     mindir_diff = float(np.abs(graph(ms.Tensor(x)).asnumpy() - expected).max())

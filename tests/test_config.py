@@ -1,4 +1,6 @@
 """Layered config: precedence, typed flags, aliases, unknown keys and flags."""
+from pathlib import Path
+
 import pytest
 
 from model_zoo.engine.cli import resolve
@@ -96,8 +98,13 @@ def test_resolved_config_is_written(schema, tmp_path):
 
 
 def test_vgg_recipe_resolution():
-    _, cfg = resolve("train", "vgg19", ["--model_version=D", "--batch_norm=True"])
+    _, cfg = resolve("train", "vgg19", ["--model_version=D", "--batch_norm=True", "--dataset=cifar10"])
     assert cfg.arch == "vgg16_bn" and cfg.dataset == "cifar10" and cfg.num_classes == 10
+    # a paper letter is the paper's network (no BatchNorm) and, alone, the paper recipe (seed 004)
+    _, cfg = resolve("train", "vgg19", ["--model_version=A"])
+    assert (cfg.arch, cfg.batch_norm, Path(cfg.config_path).name) == ("vgg11", False, "vgg_paper_config.yaml")
+    _, cfg = resolve("train", "vgg19", ["--model_version=A", "--dataset=cifar10"])  # cifar10 YAML has batch_norm
+    assert (cfg.arch, cfg.batch_norm, Path(cfg.config_path).name) == ("vgg11", False, "cifar10_config.yaml")
     _, cfg = resolve("train", "vgg19", ["--arch=vgg13_bn", "--batch_norm=False"])
     assert cfg.arch == "vgg13_bn" and cfg.batch_norm is True
     with pytest.raises(ConfigError, match="unknown architecture 'vgg20'; did you mean"):

@@ -143,3 +143,30 @@ def test_run_log_names_the_cpu_setting_once(tmp_path, capsys):
     runtime.setup(cfg, "eval", to_file=False)
     out = capsys.readouterr().out
     assert out.count(model_zoo.CPU_ENV_SUMMARY) == 1 and out.startswith("cpu env: ")
+
+
+@pytest.mark.parametrize("opt_out", [None, "0"])
+def test_cpu_env_opt_out_leaves_the_process_environment_untouched(tmp_path, opt_out):
+    """``import model_zoo`` sets OMP_NUM_THREADS (and on AVX-512 CPUs the oneDNN cap); MODEL_ZOO_CPU_ENV=0 sets
+    nothing, and the run log's cpu env line says so."""
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "ONEDNN_MAX_CPU_ISA",
+                                                             "DNNL_MAX_CPU_ISA", "MODEL_ZOO_CPU_ENV")}
+    env["MODEL_ZOO_CACHE_DIR"] = str(tmp_path)  # no saved verdict
+    if opt_out is not None:
+        env["MODEL_ZOO_CPU_ENV"] = opt_out
+    code = ("import json, os; before = dict(os.environ); import model_zoo; "
+            "print(json.dumps([{k: v for k, v in os.environ.items() if before.get(k) != v}, model_zoo.CPU_ENV_SUMMARY]))")
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    changed, summary = json.loads(result.stdout)
+    if opt_out:
+        assert changed == {}
+        assert summary == ("cpu env: untouched (MODEL_ZOO_CPU_ENV=0): ONEDNN_MAX_CPU_ISA=<default>, "
+                           "OMP_NUM_THREADS=<default>")
+    else:
+        assert changed["OMP_NUM_THREADS"] == str(cpu_env.usable_cores())
+        assert set(changed) <= {"OMP_NUM_THREADS", "ONEDNN_MAX_CPU_ISA"}
+        assert summary.startswith("cpu env: ONEDNN_MAX_CPU_ISA=")

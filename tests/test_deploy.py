@@ -197,6 +197,46 @@ def test_310_chain_gives_the_counts_of_eval_py(trained, exported, tmp_path):
     assert re.fullmatch(r"NN inference cost average time: [\d.]+ ms of infer_count 359\n", timing)
 
 
+def test_readme_step_by_step_310_commands_need_no_config_path(trained, exported, tmp_path):
+    """README's three steps, as written (no --config_path, no --dataset): the data and label file pick the ImageNet
+    recipe, and the counts are the chain's."""
+    case = trained["vgg19"]
+    folder, val = case["folder"], case["data"] / "val"
+    pre = run([folder / "preprocess.py", f"--data_dir={val}", "--result_path=./preprocess_Result/"], tmp_path)
+    assert pre.returncode == 0, pre.stderr[-2000:]
+    assert "[INFO] Completed! Total 359 data." in pre.stdout
+    infer = run(["-m", "model_zoo.engine.deploy", "infer", "--model", "vgg19",
+                 f"--model_file={exported[('vgg19', 'MINDIR')]}", f"--data_dir={val}"], tmp_path)
+    assert infer.returncode == 0, infer.stderr[-2000:]
+    post = run([folder / "postprocess.py", "--result_dir=./result_Files",
+                "--label_dir=./preprocess_Result/imagenet_label.json"], tmp_path)
+    assert post.returncode == 0, post.stderr[-2000:]
+    assert "no --config_path: imagenet2012_config.yaml" in pre.stdout + infer.stdout + post.stdout
+    top1, top5, tot = _eval_counts(post.stdout)
+    assert tot == 359 and top1 >= 300 and re.search(r"^Top1 acc: 0\.\d+$", post.stdout, re.M)
+
+
+def test_inception_310_chain_in_the_r1_form_writes_the_accuracy_line(trained, exported, tmp_path):
+    """InceptionV4's README form ``run_infer_310.sh MINDIR_PATH DATA_PATH LABEL_FILE`` (img_id:label file): acc.log
+    has upstream postprocess.py's ``========accuracy:...========`` line, with eval.py's count."""
+    case = trained["inceptionv4"]
+    folder = case["folder"]
+    labels = tmp_path / "val_label.txt"
+    classes = sorted(p.name for p in (case["data"] / "val").iterdir() if p.is_dir())  # not the file-check cache
+    labels.write_text("".join(f"{image.stem}:{classes.index(image.parent.name)}\n"
+                              for image in sorted((case["data"] / "val").rglob("*.JPEG"))))
+    evaluation = start([folder / "eval.py", *case["export"], f"--dataset_path={case['data']}",
+                        f"--checkpoint_path={case['checkpoint']}", f"--log_path={tmp_path / 'eval'}"], folder)
+    chain = run([folder / "scripts" / "run_infer_310.sh", exported[("inceptionv4", "MINDIR")], case["data"] / "val",
+                 labels, *case["export"]], tmp_path)
+    evaluation = finish(evaluation)
+    assert evaluation.returncode == 0 and chain.returncode == 0, evaluation.stderr[-1500:] + chain.stderr[-1500:]
+    correct = int(re.search(r"top1_correct=(\d+), top5_correct=\d+, tot=9\)", evaluation.stdout).group(1))
+    acc = (tmp_path / "acc.log").read_text()
+    assert re.search(r"^========step:9========$", acc, re.M) and f"========sum:{correct}========" in acc
+    assert re.search(rf"^========accuracy:{re.escape(str(correct * 100.0 / 9))}========$", acc, re.M), acc
+
+
 def test_eval_onnx_prints_the_eval_lines_of_eval_py(trained, exported, tmp_path):
     case = trained["vgg19"]
     result = run([case["folder"] / "eval_onnx.py", *VGG_FLAGS, f"--data_dir={case['data']}",

@@ -114,3 +114,29 @@ def test_jit_level_from_the_recipe_reaches_mindspore():
     assert ms.get_context("jit_config")["jit_level"] == "O1"
     BACKENDS["CPU"].setup_context("GRAPH", 0, "O0")
     assert ms.get_context("jit_config")["jit_level"] == "O0"
+
+
+def test_commands_without_device_target_print_no_mindspore_device_warnings(tmp_path):
+    """export.py and predict.py with the YAML's ``device_target: auto``: the registry asks MindSpore which devices it
+    can use without MindSpore's ~10 'Device Ascend/GPU is not available' warning lines."""
+    import numpy as np
+    from PIL import Image
+
+    from conftest import ROOT, run_script
+    from model_zoo.engine import checkpoint as ckpt_io
+    from model_zoo.engine import cli
+
+    flags = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--num_classes=3", "--image_size=32,32"]
+    recipe, cfg = cli.resolve("export", "vgg19", flags + ["--device_target=CPU"])
+    ckpt_io.save(recipe.network(cfg, "test"), tmp_path / "tiny.ckpt")
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (40, 40, 3), np.uint8)).save(tmp_path / "a.jpg")
+    folder, env = ROOT / "model_zoo" / "vgg19", {"GLOG_v": "2"}  # MindSpore's default level (the tests run at 3)
+    export = run_script(folder / "export.py", *flags, f"--ckpt_file={tmp_path / 'tiny.ckpt'}", "--file_format=ONNX",
+                        f"--file_name={tmp_path / 'tiny'}", "--batch_size=1", cwd=tmp_path, env=env)
+    assert export.returncode == 0 and f"exported {tmp_path / 'tiny.onnx'} (ONNX" in export.stdout, export.stderr
+    predict = run_script(folder / "predict.py", *flags, f"--ckpt_file={tmp_path / 'tiny.onnx'}", tmp_path / "a.jpg",
+                         cwd=tmp_path, env=env)
+    assert predict.returncode == 0 and "  1. " in predict.stdout, predict.stderr
+    for result in (export, predict):
+        assert "not available" not in result.stdout + result.stderr
+        assert "[WARNING]" not in result.stderr, result.stderr

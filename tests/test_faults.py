@@ -269,7 +269,8 @@ def test_bad_files_fail_by_default_naming_them(messy_folder, tmp_path):
 
 def test_bad_files_are_skipped_and_counted_once_per_run(messy_folder, tmp_path):
     result = run_script(VGG / "train.py", *BASE, f"--data_dir={messy_folder}", "--max_epoch=2", "--run_eval",
-                        "--bad_file_policy=skip", f"--ckpt_path={tmp_path}", cwd=VGG)
+                        "--num_classes=2", "--bad_file_policy=skip", f"--ckpt_path={tmp_path}",
+                        cwd=VGG)  # 2 class folders
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stderr.count("WARNING: skipping 2 unusable file(s)") == 1      # not once per epoch's pipeline
     assert re.search(r"epoch: 1 step: 4, loss is", result.stdout)       # 16 usable images / batch 4
@@ -333,7 +334,7 @@ def _modelarts_worker(device_id, cfg_values, queue):
     queue.put((device_id, cfg.data_dir, cfg.ckpt_path, cfg.pre_trained, lines))
 
 
-def test_modelarts_sync_and_unzip_once_with_two_devices(tmp_path):
+def test_modelarts_sync_and_unzip_once_with_two_devices(tmp_path, monkeypatch):
     bucket = tmp_path / "obs"
     (bucket / "data").mkdir(parents=True)
     with zipfile.ZipFile(bucket / "data" / "ImageNet.zip", "w") as archive:
@@ -367,7 +368,8 @@ def test_modelarts_sync_and_unzip_once_with_two_devices(tmp_path):
     from model_zoo.engine.config import Config
 
     (tmp_path / "cache" / "train" / "result.txt").write_text("done")
-    os.environ.update(DEVICE_ID="0", RANK_SIZE="2")
+    monkeypatch.setenv("DEVICE_ID", "0")  # not os.environ.update: the later tests would inherit RANK_SIZE=2
+    monkeypatch.setenv("RANK_SIZE", "2")
     modelarts.post_process(Config(values))
     assert (bucket / "out" / "result.txt").read_text() == "done"
 

@@ -420,7 +420,7 @@ def test_gpu_script_without_a_gpu_stops_before_spawning(tiny_folder, tmp_path):
 
 def test_failed_worker_is_the_last_line_without_msrun_traceback(tiny_folder, tmp_path):
     result = subprocess.run(["bash", str(VGG / "scripts" / "run_distribute_train_cpu.sh"), str(tiny_folder), "2",
-                             f"--master_port={_free_port()}", "--batch_size=64", "--max_epoch=1",
+                             f"--master_port={_free_port()}", "--num_classes=3", "--batch_size=64", "--max_epoch=1",
                              f"--ckpt_path={tmp_path / 'out'}"], cwd=tmp_path,
                             env=_env(MS_NODE_TIMEOUT="6"),   # msrun's scheduler gives up on the dead workers sooner
                             capture_output=True, text=True, timeout=600)

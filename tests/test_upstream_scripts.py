@@ -5,6 +5,7 @@ positional into a launcher option or a train.py / eval.py flag.  These tests rea
 of processes, data path, checkpoint, config flags, folders and logs.
 """
 import json
+import re
 import os
 import shutil
 import subprocess
@@ -332,3 +333,44 @@ def test_the_engine_reads_declarations_without_the_model_packages():
                             env=dict(os.environ, PYTHONPATH=str(ROOT)))
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[0] == "train CPU ['NET', 'DATASET', 'PATH', 'PRETRAINED'] False False"
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# run_infer_310.sh: every upstream positional form (dry runs)
+# ---------------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("model, args, form, device, device_id, preprocess", [
+    ("vgg19", ["{m}", "imagenet2012", "{d}", "y", "GPU", "3"], "zoo", "GPU", "3", True),
+    ("vgg19", ["{m}", "imagenet2012", "{d}", "y"], "zoo", "CPU", "0", True),
+    ("vgg19", ["{m}", "imagenet2012", "{d}", "n", "2"], "r1-device-id", "Ascend", "2", False),   # r1.x: DEVICE_ID 5th
+    ("densenet121", ["{m}", "ImageNet", "{d}", "{l}", "1"], "r1-label-file", "Ascend", "1", False),
+    ("inceptionv4", ["{m}", "{d}", "{l}", "4"], "r1-images-labels", "Ascend", "4", False),
+    ("inceptionv4", ["{m}", "{d}", "{l}"], "r1-images-labels", "CPU", "0", False),
+])
+def test_infer_310_takes_every_upstream_form(tiny_folder, tmp_path, model, args, form, device, device_id, preprocess):
+    mindir, labels = tmp_path / "net.mindir", tmp_path / "labels.txt"
+    mindir.write_bytes(b"x")
+    labels.write_text("img_0_000:0\n")
+    values = [a.format(m=mindir, d=tiny_folder, l=labels) for a in args]
+    out = dry(model, ZOO / model / "scripts" / "run_infer_310.sh", *values, "--image_size=32,32", cwd=tmp_path)
+    assert f"launcher: infer310 (infer {model} on {device}, form {form})" in out
+    assert f"device id: {device_id}" in out
+    steps = re.findall(r"^(\w+): cmd ", out, re.M)
+    assert steps == (["preprocess"] if preprocess else []) + ["infer", "postprocess"], out
+    infer = re.search(r"^infer: cmd (.*)$", out, re.M).group(1).split()
+    assert f"--model_file={mindir}" in infer and f"--device_id={device_id}" in infer and "--image_size=32,32" in infer
+    post = re.search(r"^postprocess: cmd (.*)$", out, re.M).group(1)
+    assert (f"--label_dir={labels}" in post) == ("{l}" in args)
+    assert re.search(rf"^postprocess: log {re.escape(str(tmp_path / 'acc.log'))}$", out, re.M)
+
+
+def test_infer_310_errors_are_one_line(tiny_folder, tmp_path):
+    mindir = tmp_path / "net.mindir"
+    mindir.write_bytes(b"x")
+    for args, message in (([mindir, "imagenet2012", tiny_folder, "maybe"], "NEED_PREPROCESS must be y or n"),
+                          ([mindir, "imagenet2012", tiny_folder, "y", "TPU"], "DEVICE_TARGET must be one of"),
+                          ([mindir, "cifar10", tiny_folder, mindir], "the LABEL_FILE form reads ImageNet images"),
+                          ([tmp_path / "none.mindir", tiny_folder, mindir], "model file")):
+        result = run("vgg19", VGG / "scripts" / "run_infer_310.sh", *args, cwd=tmp_path)
+        errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+        assert result.returncode == 1 and len(errors) == 1 and message in errors[0], result.stderr

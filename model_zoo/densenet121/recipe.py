@@ -15,6 +15,15 @@ BUILDERS = {"densenet121": densenet.densenet121, "densenet161": densenet.densene
             "densenet100": densenet.densenet100}
 
 
+def config_for(cfg, dataset):
+    """Without --config_path: CIFAR-10 (or --net=densenet100) picks densenet100_config.yaml (upstream always read
+    densenet121_config.yaml), ImageNet layouts densenet121_config.yaml."""
+    if dataset == "cifar10" or (dataset is None and cfg.sources.get("arch") == "command line"
+                                and cfg.arch == "densenet100"):
+        return "densenet100_config.yaml"
+    return "densenet121_config.yaml" if dataset in ("imagenet", "imagenet2012", "folder") else None
+
+
 def prepare(cfg, task):
     cfg.arch = model_spec(str(cfg.arch or "densenet121")).name
     if cfg.dataset == "imagenet":
@@ -33,8 +42,11 @@ def network(cfg, phase):
 
 
 def epoch_lines(cfg, s):
-    return [f"epoch[{s['real_epoch']}], iter[{s['iter']}], loss:{s['loss']:.6f}, epoch_time:{s['epoch_time_ms']:.2f} ms, "
-            f"per_step_time:{s['per_step_ms']:.2f} ms, mean_fps:{s['fps']:.2f} imgs/sec"]
+    """Upstream ProgressMonitor line; one device also logs ``local passed`` (as the upstream README's
+    single-device log)."""
+    lines = [f"epoch[{s['real_epoch']}], iter[{s['iter']}], loss:{s['loss']:.6f}, epoch_time:{s['epoch_time_ms']:.2f} "
+             f"ms, per_step_time:{s['per_step_ms']:.2f} ms, mean_fps:{s['fps']:.2f} imgs/sec"]
+    return lines + (["local passed"] if int(cfg.get("group_size", 1)) == 1 else [])
 
 
 def eval_lines(cfg, c):
@@ -51,7 +63,8 @@ def eval_lines(cfg, c):
 RECIPE = register_recipe(Recipe(
     name="densenet121", folder=FOLDER, default_config="densenet121_config.yaml", network=network,
     dataset=create_dataset, lr=get_lr, loss=get_loss, optimizer=optim.momentum_recipe, epoch_lines=epoch_lines,
-    eval_lines=eval_lines, prepare=prepare, description="DenseNet121/161/169/201 (ImageNet), DenseNet100 (CIFAR-10)",
+    eval_lines=eval_lines, prepare=prepare, config_for=config_for,
+    description="DenseNet121/161/169/201 (ImageNet), DenseNet100 (CIFAR-10)",
     aliases={"net": "arch", "train_data_dir": "data_dir", "train_pretrained": "pre_trained",
              "pretrained": "pre_trained", "ckpt_files": "pre_trained", "save_ckpt_path": "ckpt_path"}))
 

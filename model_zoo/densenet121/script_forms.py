@@ -20,11 +20,17 @@ def _dataset(name):
 
 def _ascend(task, ckpt):
     """DEVICE_NUM RANK_TABLE_FILE NET_NAME DATASET_NAME DATASET ckpt: folders train_<i> / eval_<i>, log.txt, and
-    no core binding, as upstream."""
+    no core binding, as upstream.  The older form of the r1.0 README (``sh scripts/run_distribute_train.sh 8
+    rank_table.json /PATH/TO/DATASET /PATH/TO/PRETRAINED_CKPT``) has no NET_NAME / DATASET_NAME: densenet121 on
+    ImageNet."""
+    place = dict(rank_dir=f"{task}_{{i}}", rank_log="log.txt", taskset=False)
+    older = ScriptForm(task, "Ascend", "rank_table", (ScriptArg("DEVICE_NUM", "nproc"),
+                                                       ScriptArg("RANK_TABLE_FILE", "rank_table"),
+                                                       ScriptArg("DATASET", "data"), ckpt), **place)
     return ScriptForm(task, "Ascend", "rank_table",
                       (ScriptArg("DEVICE_NUM", "nproc"), ScriptArg("RANK_TABLE_FILE", "rank_table"),
                        _net("NET_NAME"), _dataset("DATASET_NAME"), ScriptArg("DATASET", "data"), ckpt),
-                      rank_dir=f"{task}_{{i}}", rank_log="log.txt", taskset=False)
+                      legacy=(older,), **place)
 
 
 def _gpu(task, names, ckpt):

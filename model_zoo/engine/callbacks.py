@@ -15,6 +15,7 @@ import numpy as np
 from mindspore.train.callback import Callback
 
 from model_zoo.engine import checkpoint as ckpt_io
+from model_zoo.engine.progress import Progress
 
 CSV_FIELDS = ("epoch", "step", "loss", "mean_loss", "lr", "epoch_time_s", "imgs_per_sec", "top1", "top5")
 
@@ -53,11 +54,6 @@ def loss_value(net_outputs):
     return float(np.mean(out.asnumpy()))
 
 
-def _hms(seconds):
-    seconds = max(0, int(seconds))
-    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
-
-
 class StepCounter(Callback):
     """Keeps :class:`TrainState` current; runs first so every other callback sees the new position."""
 
@@ -86,7 +82,8 @@ class TrainMonitor(Callback):
         self.lr_values = lr_values
         self.global_batch = int(cfg.batch_size) * ctx.group_size
         self.log_interval = max(1, int(cfg.log_interval))
-        self.tty = sys.stderr.isatty() and ctx.is_main
+        self.progress = Progress(state.total_steps, ctx.logger, live=sys.stderr.isatty() and ctx.is_main)
+        self._images = 0
         self.csv_path = Path(ctx.output_dir) / "metrics.csv"
         self.eval_hook = eval_hook
         self.history = []
@@ -102,17 +99,11 @@ class TrainMonitor(Callback):
     def on_train_step_end(self, run_context):
         state = self.state
         self._seen_in_call += 1
+        self._images += self.global_batch
         loss = state.losses[-1]
-        elapsed = time.time() - state.epoch_start
-        rate = self.global_batch * self._seen_in_call / max(elapsed, 1e-9)
-        eta = (state.total_steps - state.global_step) * elapsed / self._seen_in_call
         line = (f"epoch {state.epoch}/{state.max_epoch} step {state.step_in_epoch}/{state.steps_per_epoch} "
-                f"loss {loss:.4f} {rate:.1f} img/s ETA {_hms(eta)}")
-        if self.tty:
-            sys.stderr.write("\r" + line + " " * 8)
-            sys.stderr.flush()
-        elif state.step_in_epoch % self.log_interval == 0 and not state.epoch_done:
-            self.ctx.logger.info(line)
+                f"loss {loss:.4f} {self.progress.measure(state.global_step, self._images)}")
+        self.progress.show(line, due=state.step_in_epoch % self.log_interval == 0 and not state.epoch_done)
         if not math.isfinite(loss) and state.diverged is None:
             state.diverged = dict(epoch=state.epoch, step=state.step_in_epoch, global_step=state.global_step,
                                   loss=loss)
@@ -120,8 +111,7 @@ class TrainMonitor(Callback):
 
     def on_train_epoch_end(self, run_context):
         state = self.state
-        if self.tty:
-            sys.stderr.write("\r" + " " * 100 + "\r")
+        self.progress.clear()
         if not state.epoch_done:  # stopped mid-epoch (signal, divergence): no epoch lines, no metrics row
             return
         epoch_time = time.time() - state.epoch_start

@@ -6,10 +6,18 @@ documents, as upstream: values, help strings, choices.  Every scalar key becomes
 YAML value (booleans accept True/False/1/0).  A recipe may declare *aliases* (upstream key -> engine key) so that
 ``--epoch_size`` and ``--max_epoch`` (two recipes' spellings) set the same value.  Unknown flags and keys are errors
 that name the closest valid key.
+
+An upstream key the zoo accepts but does not use says so in its help string: ``"ignored by this zoo: <what to use
+instead>"``, narrowed by ``in train, eval`` (only those tasks ignore it) or ``when lr_scheduler is step`` (only then).
+Setting it (on the command line, or in the user's own YAML to a value no shipped YAML gives) prints one ``WARNING``
+line with that text (:func:`ignored_lines`), and the README flag tables (:mod:`model_zoo.engine.docs`) show the same
+text.  A key this zoo once documented but never read is in :data:`RETIRED`: setting it is an error naming the flag to
+use.
 """
 import argparse
 import difflib
 import os
+import re
 from pathlib import Path
 
 import yaml
@@ -18,6 +26,11 @@ from model_zoo.engine.errors import ConfigError, MissingKeyError
 
 SHARED_DEFAULTS = Path(__file__).resolve().with_name("default_config.yaml")
 OVERLAY_KEY = "device_overlay"
+# "[what it is. ]ignored by this zoo[ (note)][ in TASK, TASK][ when KEY is VALUE, VALUE or VALUE]: what to use instead"
+IGNORED_HELP = re.compile(r"(?:^|\. )ignored by this zoo(?: \([^)]*\))?(?: in (?P<tasks>[a-z, ]+?))?"
+                          r"(?: when (?P<key>\w+) is (?P<values>[\w, ]+?))?: (?P<instead>.+)$")
+# keys once in the zoo's flag tables that no code read: setting one is an error naming what to use
+RETIRED = {"export_batch_size": "export.py reads --batch_size, as upstream (0 = dynamic batch, MINDIR/ONNX)"}
 _TRUE = {"true", "1", "yes", "y", "on"}
 _FALSE = {"false", "0", "no", "n", "off"}
 
@@ -83,6 +96,8 @@ def _caster(default):
         return parse_bool
     if isinstance(default, int):
         def to_int(text):
+            if str(text).strip().lower() in ("true", "false"):  # 0/1 switches written as booleans (is_distributed)
+                return int(parse_bool(text))
             try:
                 return int(text)
             except ValueError:
@@ -120,6 +135,8 @@ class ConfigSchema:
     def __init__(self, model_yaml_paths=(), aliases=None, extra_defaults=None):
         values, helps, choices = read_yaml(SHARED_DEFAULTS)
         self.defaults = dict(values)
+        self.stock_values = {key: [value] for key, value in values.items()}  # every value a shipped YAML gives
+        self.paths = {str(Path(path).resolve()) for path in [SHARED_DEFAULTS, *model_yaml_paths]}
         self.helps = dict(helps)
         self.choices = dict(choices)
         self.aliases = dict(aliases or {})
@@ -130,12 +147,18 @@ class ConfigSchema:
             model_values, model_helps, model_choices = read_yaml(path)
             for key, value in model_values.items():
                 self.defaults.setdefault(self.canonical(key), value)
+                self.stock_values.setdefault(self.canonical(key), []).append(value)
             self.helps.update(model_helps)
             self.choices.update(model_choices)
             documents.append((path, model_helps, model_choices))
         self.check_documents(SHARED_DEFAULTS, helps, choices)
         for path, model_helps, model_choices in documents:
             self.check_documents(path, model_helps, model_choices)
+        self.ignored = {}  # key -> IgnoredKey
+        for key, text in self.helps.items():
+            found = IGNORED_HELP.search(str(text))
+            if found:
+                self.ignored[self.canonical(key)] = IgnoredKey.parse(found)
 
     def canonical(self, key):
         return self.aliases.get(key, key)
@@ -147,6 +170,8 @@ class ConfigSchema:
         for key in mapping:
             if key == OVERLAY_KEY:
                 continue
+            if key in RETIRED:
+                raise ConfigError(f"{where} sets {key!r}, which this zoo does not have: {RETIRED[key]}")
             if self.canonical(key) not in self.defaults:
                 raise ConfigError(f"unknown key {key!r} in {where}{_suggest(key, self.known())}; "
                                   f"remove it or fix its spelling")
@@ -196,6 +221,8 @@ def _split_known(parser, argv, schema):
     for token in rest:
         if token.startswith("--"):
             flag = token[2:].split("=", 1)[0]
+            if flag in RETIRED:
+                raise ConfigError(f"--{flag} is not a flag of this zoo: {RETIRED[flag]}")
             raise ConfigError(f"unknown flag --{flag}{_suggest(flag, schema.known())}; "
                               f"run with --help to list the flags")
         raise ConfigError(f"unexpected argument {token!r}; flags take the form --key=value")
@@ -211,7 +238,8 @@ def load_config(schema, argv=None, default_config_path=None, prog="train.py", de
     argv = list(argv if argv is not None else os.sys.argv[1:])
     parser = schema.build_parser(prog, description, positionals)
     cli = _split_known(parser, argv, schema)
-    config_path = cli.pop("config_path", None) or default_config_path
+    given_path = cli.pop("config_path", None)
+    config_path = given_path or default_config_path
     if config_path and not Path(config_path).is_file():
         for folder in config_dirs:  # a bare name also finds the model folder's YAML, from any directory
             if (Path(folder) / config_path).is_file():
@@ -242,14 +270,64 @@ def load_config(schema, argv=None, default_config_path=None, prog="train.py", de
     for key, value in cli_values.items():
         if key in schema.choices and value not in schema.choices[key]:
             raise ConfigError(f"--{key}={value!r} is not one of {schema.choices[key]}")
+    below_command_line = {key: cfg.get(key) for key in cli_values}
     cfg.update(cli_values)
     sources.update({key: "command line" for key in cli_values})
     cfg.update(positional_values)
     cfg["config_path"] = str(config_path) if config_path else ""
+    sources["config_path"] = "command line" if given_path else "default"
     object.__setattr__(cfg, "sources", sources)
+    object.__setattr__(cfg, "below_command_line", below_command_line)  # what the flags given replaced
     object.__setattr__(cfg, "aliases", dict(schema.aliases))
     object.__setattr__(cfg, "flag_names", {})  # key -> the flag messages name, where a recipe uses another one
     return cfg
+
+
+class IgnoredKey:
+    """What a key's "ignored by this zoo" help says: in which tasks (None: all), under which ``key is value``
+    condition (None: always), and what to use instead."""
+
+    def __init__(self, tasks, condition, instead):
+        self.tasks, self.condition, self.instead = tasks, condition, instead
+
+    @classmethod
+    def parse(cls, found):
+        tasks = tuple(t.strip() for t in found["tasks"].split(",")) if found["tasks"] else None
+        condition = None
+        if found["key"]:
+            values = re.split(r", | or ", found["values"])
+            condition = (found["key"], tuple(v.strip() for v in values if v.strip()))
+        return cls(tasks, condition, found["instead"])
+
+    def applies(self, cfg, task):
+        if self.tasks is not None and task not in self.tasks:
+            return False
+        return self.condition is None or str(cfg.get(self.condition[0])) in self.condition[1]
+
+    def context(self, cfg, task):
+        where = f" in {task}.py" if self.tasks is not None else ""
+        return where + (f" when {self.condition[0]} is {cfg.get(self.condition[0])}" if self.condition else "")
+
+
+def ignored_lines(schema, cfg, task):
+    """One ``WARNING`` line per key the zoo ignores (in ``task``, under the run's other values) that the user set: on
+    the command line to a value the YAMLs below it do not give, or in their own YAML to a value no shipped YAML gives
+    (a copy of an upstream YAML warns about nothing).  The line says what the key's help says to use instead."""
+    lines = []
+    below_cli = vars(cfg).get("below_command_line", {})
+    for key, ignored in sorted(schema.ignored.items()):
+        source = cfg.sources.get(key, "")
+        if key not in cfg or not ignored.applies(cfg, task):
+            continue
+        if source == "command line":
+            if str(cfg[key]) == str(below_cli.get(key)):
+                continue
+        elif not source.endswith((".yaml", ".yml")) or str(Path(source).resolve()) in schema.paths or \
+                str(cfg[key]) in {str(value) for value in schema.stock_values.get(key, [])}:
+            continue
+        lines.append(f"WARNING: {cfg.flag(key)}={cfg[key]} (from {source}) is ignored by this zoo"
+                     f"{ignored.context(cfg, task)}: {ignored.instead}")
+    return lines
 
 
 def save_config(cfg, directory, name="config.yaml"):

@@ -13,6 +13,8 @@ picked (``ONEDNN_VERBOSE``), prints which is faster and saves the verdict for th
 (``~/.cache/model_zoo/cpu_env.json``, or ``$MODEL_ZOO_CACHE_DIR``).  :func:`apply` then follows the saved verdict
 on this machine instead of the heuristic (the user's own setting still wins).
 
+``MODEL_ZOO_CPU_ENV=0`` opts out: ``import model_zoo`` then leaves the process's environment as it found it.
+
 This module imports nothing heavy so that ``import model_zoo`` can call it first.
 """
 import json
@@ -21,6 +23,7 @@ import sys
 import time
 
 _ISA_VARS = ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA")
+OPT_OUT_VAR = "MODEL_ZOO_CPU_ENV"  # 0 / false / no / off: change nothing
 _STATE = {"applied": None}
 NO_CAP = "ALL"  # oneDNN's value for "no limit"
 CHECK_CANDIDATES = (NO_CAP, "AVX512_CORE", "AVX2")
@@ -145,6 +148,13 @@ def apply(environ=None, cpuinfo_path="/proc/cpuinfo", verdict_path=None):
     environ = os.environ if environ is None else environ
     if environ is os.environ and _STATE["applied"] is not None:
         return _STATE["applied"]
+    if environ.get(OPT_OUT_VAR, "").strip().lower() in ("0", "false", "no", "off"):
+        summary = (f"cpu env: untouched ({OPT_OUT_VAR}={environ[OPT_OUT_VAR]}): ONEDNN_MAX_CPU_ISA="
+                   f"{environ.get('ONEDNN_MAX_CPU_ISA', '<default>')}, OMP_NUM_THREADS="
+                   f"{environ.get('OMP_NUM_THREADS', '<default>')}")
+        if environ is os.environ:
+            _STATE["applied"] = summary
+        return summary
     flags = cpu_flags(cpuinfo_path)
     verdict = None
     if not any(environ.get(var) for var in _ISA_VARS):
@@ -319,7 +329,9 @@ def _main(argv=None):
     if args.check:
         verdict = check(save=not args.no_save)
         return 0 if verdict.get("isa") else 1
-    print(current_summary())
+    from model_zoo.engine.console import say
+
+    say(current_summary())
     return 0
 
 

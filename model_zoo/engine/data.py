@@ -5,7 +5,9 @@ Layouts:
     or a class-folder root given directly;
   * flat folder + label file (``dataset=folder``): ``name label`` / ``name,label`` / ``name:label`` lines or a JSON
     ``{name: label}``;
-  * CIFAR-10 binary batches (``cifar-10-batches-bin`` / ``cifar-10-verify-bin`` or the bin folder itself).
+  * CIFAR-10 binary batches (``cifar-10-batches-bin`` / ``cifar-10-verify-bin`` or the bin folder itself);
+  * CIFAR-100 binary (``cifar-100-binary/train.bin`` / ``test.bin``, fine labels) and MNIST idx files
+    (``train-images-idx3-ubyte`` ... ``t10k-labels-idx1-ubyte``), the other data sets of the paper recipe.
 
 Image files are indexed in Python (sorted, hidden and non-image files left out, see :mod:`model_zoo.engine.verify`)
 and fed as raw bytes through ``GeneratorDataset``; decoding and augmentation run in MindSpore's map workers
@@ -27,6 +29,13 @@ CIFAR_RECORD_BYTES = 3073
 CIFAR_RECORDS_PER_FILE = 10000
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+CIFAR100_RECORD_BYTES = 3074  # coarse label, fine label, 3072 pixels
+MNIST_FILES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+               "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
+# data sets whose class count is part of the format: name -> (classes, native image side, mean, std)
+FIXED_DATASETS = {"cifar10": (10, 32, (0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
+                  "cifar100": (100, 32, (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+                  "mnist": (10, 28, (0.1307,) * 3, (0.3081,) * 3)}
 
 
 @dataclass
@@ -173,11 +182,7 @@ def image_pipeline(index, operations, batch_size, training, rank=0, group_size=1
                                   num_parallel_workers=1, **shard)
     dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=workers(num_workers))
     dataset = dataset.map(operations=T.TypeCast(ms.int32), input_columns="label")
-    drop = training if drop_remainder is None else drop_remainder
-    if training and len(index) // group_size < batch_size:
-        raise DataError(f"only {len(index)} training images for batch_size {batch_size} x {group_size} rank(s); "
-                        f"lower {batch_flag}")
-    batched = dataset.batch(batch_size, drop_remainder=drop)
+    batched = _batch(dataset, batch_size, training, drop_remainder, len(index), group_size, batch_flag)
     batched.zoo_classes = list(index.classes)  # class names travel with the checkpoint (predict.py shows them)
     return batched
 
@@ -217,21 +222,169 @@ def cifar10_pipeline(data_dir, operations, batch_size, training, rank=0, group_s
                      drop_remainder=None):
     """Batches of (image, label) from CIFAR-10 binary files."""
     import mindspore.dataset as ds
+
+    folder, usage = cifar10_dirs(data_dir, training)
+    return _reader_pipeline(ds.Cifar10Dataset, folder, usage, cifar10_count(folder, usage), operations, batch_size,
+                            training, rank, group_size, num_workers, drop_remainder)
+
+
+def _reader_pipeline(reader, folder, usage, total, operations, batch_size, training, rank, group_size, num_workers,
+                     drop_remainder):
+    """Batches from one of MindSpore's data-set readers (Cifar10Dataset, MnistDataset): training shards with the
+    reader, evaluation reads images rank, rank + size, ... (each counted once)."""
+    import mindspore.dataset as ds
+
+    if training:
+        dataset = reader(str(folder), usage=usage, shuffle=True,
+                         **(dict(num_shards=group_size, shard_id=rank) if group_size > 1 else {}))
+    else:
+        sampler = ds.SequentialSampler() if group_size == 1 else ds.SubsetSampler(list(range(rank, total, group_size)))
+        dataset = reader(str(folder), usage=usage, sampler=sampler)
+    return _map_and_batch(dataset, operations, batch_size, training, drop_remainder, total, group_size, num_workers)
+
+
+def _map_and_batch(dataset, operations, batch_size, training, drop_remainder, total, group_size, num_workers):
     import mindspore.dataset.transforms as T
     import mindspore as ms
 
-    folder, usage = cifar10_dirs(data_dir, training)
-    total = cifar10_count(folder, usage)
-    if training:
-        dataset = ds.Cifar10Dataset(str(folder), usage=usage, shuffle=True,
-                                    **(dict(num_shards=group_size, shard_id=rank) if group_size > 1 else {}))
-    else:
-        sampler = ds.SequentialSampler() if group_size == 1 else ds.SubsetSampler(list(range(rank, total, group_size)))
-        dataset = ds.Cifar10Dataset(str(folder), usage=usage, sampler=sampler)
     dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=workers(num_workers))
     dataset = dataset.map(operations=T.TypeCast(ms.int32), input_columns="label")
-    drop = training if drop_remainder is None else drop_remainder
-    return dataset.batch(batch_size, drop_remainder=drop)
+    return _batch(dataset, batch_size, training, drop_remainder, total, group_size)
+
+
+def mnist_dirs(data_dir, training):
+    """(folder, usage) of the MNIST idx files (``data_dir`` or its ``MNIST/raw`` / ``mnist`` sub-folder)."""
+    data_dir = Path(data_dir)
+    usage = "train" if training else "test"
+    for folder in (data_dir, data_dir / "MNIST" / "raw", data_dir / "mnist"):
+        if all((folder / name).is_file() for name in MNIST_FILES[usage]):
+            return folder, usage
+    raise DataError(f"{data_dir} has no {MNIST_FILES[usage][0]} / {MNIST_FILES[usage][1]}; expected the MNIST idx "
+                    f"files (train-images-idx3-ubyte, train-labels-idx1-ubyte, t10k-images-idx3-ubyte, "
+                    f"t10k-labels-idx1-ubyte)")
+
+
+def mnist_labels(data_dir, training):
+    folder, usage = mnist_dirs(data_dir, training)
+    raw = (folder / MNIST_FILES[usage][1]).read_bytes()
+    if len(raw) < 8 or int.from_bytes(raw[:4], "big") != 2049:
+        raise DataError(f"{folder / MNIST_FILES[usage][1]} is not an MNIST idx label file (magic 2049); re-copy it")
+    return np.frombuffer(raw, dtype=np.uint8, offset=8)
+
+
+def mnist_pipeline(data_dir, operations, batch_size, training, rank=0, group_size=1, num_workers=0,
+                   drop_remainder=None):
+    """Batches of (image, label) from the MNIST idx files (``mindspore.dataset.MnistDataset``)."""
+    import mindspore.dataset as ds
+
+    folder, usage = mnist_dirs(data_dir, training)
+    return _reader_pipeline(ds.MnistDataset, folder, usage, len(mnist_labels(data_dir, training)), operations,
+                            batch_size, training, rank, group_size, num_workers, drop_remainder)
+
+
+def cifar100_file(data_dir, training):
+    """The CIFAR-100 binary file of a split: ``train.bin`` / ``test.bin`` in ``data_dir`` or its
+    ``cifar-100-binary`` folder."""
+    data_dir = Path(data_dir)
+    name = "train.bin" if training else "test.bin"
+    for folder in (data_dir / "cifar-100-binary", data_dir):
+        if (folder / name).is_file():
+            path = folder / name
+            size = path.stat().st_size
+            if size == 0 or size % CIFAR100_RECORD_BYTES:
+                raise DataError(f"{path} ({size} bytes) is not a whole number of CIFAR-100 records "
+                                f"({CIFAR100_RECORD_BYTES} bytes each); re-copy it")
+            return path
+    raise DataError(f"{data_dir} has no {name}; expected the CIFAR-100 binary version (cifar-100-binary/train.bin, "
+                    f"test.bin)")
+
+
+def cifar100_records(data_dir, training):
+    """(fine labels, HWC uint8 images) of a CIFAR-100 binary file, memory-mapped."""
+    records = np.memmap(cifar100_file(data_dir, training), dtype=np.uint8, mode="r").reshape(-1, CIFAR100_RECORD_BYTES)
+    return records[:, 1], records[:, 2:].reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+
+
+class _RecordSource:
+    """Random-access (image, label) source over in-memory arrays (CIFAR-100 records)."""
+
+    def __init__(self, images, labels):
+        self.images, self.labels = images, np.asarray(labels, dtype=np.int32)
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, item):
+        return np.ascontiguousarray(self.images[item]), self.labels[item]
+
+
+def cifar100_pipeline(data_dir, operations, batch_size, training, rank=0, group_size=1, num_workers=0,
+                      drop_remainder=None):
+    """Batches of (image, fine label) from the CIFAR-100 binary version.
+
+    ``mindspore.dataset.Cifar100Dataset`` accepts only the full files (50000 / 10000 records); this reads any number
+    of records (a subset, or the small files the tests generate) with the same record layout."""
+    import mindspore.dataset as ds
+
+    labels, images = cifar100_records(data_dir, training)
+    source = _RecordSource(images, labels)
+    if not training and group_size > 1:
+        source = _RecordSource(images[rank::group_size], labels[rank::group_size])
+    shard = dict(num_shards=group_size, shard_id=rank) if training and group_size > 1 else {}
+    dataset = ds.GeneratorDataset(source, column_names=["image", "label"], shuffle=training, num_parallel_workers=1,
+                                  **shard)
+    return _map_and_batch(dataset, operations, batch_size, training, drop_remainder, len(labels), group_size,
+                          num_workers)
+
+
+def _batch(dataset, batch_size, training, drop_remainder, total, group_size, batch_flag="--batch_size"):
+    if training and total // group_size < batch_size:
+        raise DataError(f"only {total} training images for batch_size {batch_size} x {group_size} rank(s); "
+                        f"lower {batch_flag}")
+    return dataset.batch(batch_size, drop_remainder=training if drop_remainder is None else drop_remainder)
+
+
+def detect_layout(path):
+    """The ``dataset`` value a data folder looks like: cifar10, cifar100, mnist or imagenet2012 (class folders, or
+    train/ val/ of class folders); None when it is none of them (or does not exist)."""
+    path = Path(path)
+    if not path.is_dir():
+        return None
+    names = {entry.name for entry in os.scandir(path)}
+    if names & {"cifar-10-batches-bin", "cifar-10-verify-bin", "data_batch_1.bin", "test_batch.bin"}:
+        return "cifar10"
+    if names & {"cifar-100-binary", "train.bin", "test.bin"}:
+        return "cifar100"
+    if any(name.endswith("-idx3-ubyte") for name in names) or (path / "MNIST" / "raw").is_dir():
+        return "mnist"
+    for folder in [path / name for name in ("train", "val", "validation_preprocess") if name in names] + [path]:
+        subs = [entry for entry in os.scandir(folder) if entry.is_dir() and not entry.name.startswith(".")]
+        if subs and any(_is_image(f.name) for f in os.scandir(subs[0].path) if f.is_file()):
+            return "imagenet2012"
+    return None
+
+
+def data_classes(cfg, training, index=None):
+    """(number of classes found in the data, where) for the configured layout and split."""
+    name = cfg.dataset
+    if name in FIXED_DATASETS:
+        root = cfg.data_dir if training else (cfg.eval_data_dir or cfg.data_dir)
+        return FIXED_DATASETS[name][0], f"the {name} data in {root}"
+    if name == "folder":
+        return (max(index.labels) + 1 if index.labels else 0), f"the labels of {cfg.label_file}"
+    return len(index.classes), f"{index.root} ({len(index.classes)} class folders)"
+
+
+def check_num_classes(cfg, training, index=None):
+    """Stop with one line when the data's class count and ``num_classes`` differ.  Fewer classes than
+    ``num_classes`` are accepted in a flat folder (its labels may leave the top classes unused) and in evaluation
+    (a val subset of the classes a trained network knows: the labels index its outputs); more never are."""
+    found, where = data_classes(cfg, training, index)
+    expected = int(cfg.num_classes)
+    if found == expected or (found < expected and (cfg.dataset == "folder" or not training)):
+        return found
+    raise DataError(f"{where} has {found} classes but num_classes is {expected}; pass --num_classes={found}, or "
+                    f"point --data_dir at data with {expected} classes")
 
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -314,37 +467,91 @@ def eval_normalization(cfg):
 
 
 def cifar_ops(training, image_size=(32, 32), mean=(0.4914, 0.4822, 0.4465), std=(0.2023, 0.1994, 0.2010),
-              hflip=True, color_jitter=0.0, scale=255.0):
+              hflip=True, color_jitter=0.0):
     """CIFAR-10 ops on decoded 32x32 images: (random crop pad 4, flip, jitter,) resize if needed, normalise."""
+    return small_image_ops("cifar10", training, image_size, mean, std, hflip, color_jitter)
+
+
+def fixed_scale_train_ops(image_size, scale, mean=IMAGENET_MEAN, std=IMAGENET_STD, hflip=True, color_jitter=0.0,
+                          decode=True, scale_factor=255.0):
+    """The paper recipe's fixed-scale training: (decode,) isotropic resize to short side ``scale`` (S), a random
+    ``image_size`` crop, (flip, jitter,) normalise, HWC2CHW."""
     import mindspore.dataset.vision as V
 
-    ops = []
+    size = tuple(image_size)
+    if int(scale) < max(size):
+        from model_zoo.engine.errors import ConfigError
+
+        raise ConfigError(f"train_scale {scale} is smaller than the {size[0]}x{size[1]} crop; pass "
+                          f"--train_scale={max(size)} or more")
+    ops = [V.Decode()] if decode else []
+    ops += [V.Resize(int(scale)), V.RandomCrop(size)]
+    if hflip:
+        ops.append(V.RandomHorizontalFlip(prob=0.5))
+    if color_jitter:
+        ops.append(V.RandomColorAdjust(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter))
+    return ops + [_normalize(mean, std, scale_factor), V.HWC2CHW()]
+
+
+def small_image_ops(dataset, training, image_size=None, mean=None, std=None, hflip=True, color_jitter=0.0,
+                    train_scale=0, eval_resize_ratio=1.0):
+    """Ops on decoded CIFAR-10 / CIFAR-100 / MNIST images (MNIST's gray becomes RGB).  With ``train_scale`` (the
+    paper's fixed-scale training) a resize to that short side + random crop, and for evaluation the short side to
+    image_size / eval_resize_ratio + centre crop; otherwise random crop with 4-pixel padding + flip (+ jitter) and a
+    resize to image_size when it differs from the native size."""
+    import mindspore.dataset.vision as V
+
+    _, native, default_mean, default_std = FIXED_DATASETS[dataset]
+    mean, std = mean or default_mean, std or default_std
+    size = tuple(image_size or (native, native))
+    ops = [V.ConvertColor(V.ConvertMode.COLOR_GRAY2RGB)] if dataset == "mnist" else []
+    if train_scale and training:
+        return ops + fixed_scale_train_ops(size, train_scale, mean, std, hflip, color_jitter, decode=False)
+    if train_scale:
+        return ops + [V.Resize(min(eval_resize(size, eval_resize_ratio))), V.CenterCrop(size),
+                      _normalize(mean, std, 255.0), V.HWC2CHW()]
     if training:
-        ops.append(V.RandomCrop((32, 32), (4, 4, 4, 4)))
+        ops.append(V.RandomCrop((native, native), (4, 4, 4, 4)))
         if hflip:
             ops.append(V.RandomHorizontalFlip(prob=0.5))
         if color_jitter:
             ops.append(V.RandomColorAdjust(brightness=color_jitter, contrast=color_jitter, saturation=color_jitter))
-    if tuple(image_size) != (32, 32):
-        ops.append(V.Resize(tuple(image_size)))
-    ops += [_normalize(mean, std, scale), V.HWC2CHW()]
-    return ops
+    if size != (native, native):
+        ops.append(V.Resize(size))
+    return ops + [_normalize(mean, std, 255.0), V.HWC2CHW()]
+
+
+def train_scale(cfg):
+    """S of the fixed-scale training (``train_transform=fixed_scale``), else 0."""
+    return int(cfg.train_scale) if cfg.get("train_transform") == "fixed_scale" else 0
+
+
+SMALL_PIPELINES = {"cifar10": "cifar10_pipeline", "cifar100": "cifar100_pipeline", "mnist": "mnist_pipeline"}
 
 
 def recipe_dataset(cfg, training, rank=0, group_size=1, cifar_mean=(0.4914, 0.4822, 0.4465),
                    cifar_std=(0.2023, 0.1994, 0.2010), cifar_color_jitter=True):
-    """The pipeline every recipe uses, from its config: CIFAR-10 binaries or an image-folder layout, train or eval
-    transforms.  A model's ``src/dataset.py`` states only what is its own (CIFAR statistics, jitter on CIFAR)."""
+    """The pipeline every recipe uses, from its config: CIFAR-10 / CIFAR-100 / MNIST binaries or an image-folder
+    layout, train or eval transforms.  A model's ``src/dataset.py`` states only what is its own (CIFAR-10
+    statistics, jitter on CIFAR).  The class count of the data is checked against ``num_classes`` first."""
     from model_zoo.engine.config import parse_image_size
 
     size = parse_image_size(cfg.image_size)
     batch = int(cfg.batch_size if training else (cfg.eval_batch_size or cfg.batch_size))
-    if cfg.dataset == "cifar10":
-        ops = cifar_ops(training, size, cifar_mean, cifar_std, hflip=cfg.hflip,
-                        color_jitter=cfg.color_jitter if cifar_color_jitter else 0.0)
+    if cfg.dataset in FIXED_DATASETS:
+        check_num_classes(cfg, training)
+        jitter = cfg.color_jitter if cifar_color_jitter or cfg.dataset != "cifar10" else 0.0
+        mean, std = (cifar_mean, cifar_std) if cfg.dataset == "cifar10" else (None, None)
+        ops = small_image_ops(cfg.dataset, training, size, mean, std, cfg.hflip, jitter, train_scale(cfg),
+                              cfg.eval_resize_ratio)
         root = cfg.data_dir if training else (cfg.eval_data_dir or cfg.data_dir)
-        return cifar10_pipeline(root, ops, batch, training, rank, group_size, cfg.num_parallel_workers)
-    if training:
+        pipeline = globals()[SMALL_PIPELINES[cfg.dataset]]
+        return pipeline(root, ops, batch, training, rank, group_size, cfg.num_parallel_workers)
+    index = load_index(cfg, training)
+    check_num_classes(cfg, training, index)
+    if training and train_scale(cfg):
+        ops = fixed_scale_train_ops(size, train_scale(cfg), hflip=cfg.hflip, color_jitter=cfg.color_jitter)
+    elif training:
         ops = imagenet_train_ops(size, min_scale=cfg.train_crop_min_scale, hflip=cfg.hflip,
                                  color_jitter=cfg.color_jitter)
     else:
@@ -352,7 +559,7 @@ def recipe_dataset(cfg, training, rank=0, group_size=1, cifar_mean=(0.4914, 0.48
                                 **eval_normalization(cfg))
     from model_zoo.engine.config import flag_name
 
-    return image_pipeline(load_index(cfg, training), ops, batch, training, rank, group_size, cfg.num_parallel_workers,
+    return image_pipeline(index, ops, batch, training, rank, group_size, cfg.num_parallel_workers,
                           batch_flag=flag_name(cfg, "batch_size"))
 
 
@@ -373,3 +580,20 @@ def load_index(cfg, training):
         index = scan_class_folders(split_dir(root, "train" if training else "eval") if use_split else
                                    split_dir(root, "eval"))
     return verify.check_index(index, cfg.get("bad_file_policy", "fail"))
+
+
+def folder_dataset(data_dir, image_size, per_batch_size, rank=0, group_size=1, mode="train", input_mode="folder",
+                   root="", num_parallel_workers=None, drop_remainder=True, resize_ratio=0.875, color_jitter=0.0):
+    """The upstream ``classification_dataset`` of an image folder (``input_mode='folder'``: class folders) or a
+    label list (``'txt'``: ``data_dir`` is the ``name label`` file, ``root`` the image folder), as MindSpore batches:
+    random resized crop + flip (+ jitter) for ``mode='train'``, square resize to image_size / resize_ratio + centre
+    crop otherwise; ImageNet mean/std."""
+    from model_zoo.engine.config import parse_image_size
+
+    size = parse_image_size(image_size)
+    index = scan_flat_folder(root, data_dir) if input_mode == "txt" else scan_class_folders(data_dir)
+    training = mode == "train"
+    ops = imagenet_train_ops(size, color_jitter=color_jitter) if training else \
+        imagenet_eval_ops(size, resize_ratio=resize_ratio)
+    return image_pipeline(index, ops, int(per_batch_size), training, rank, group_size, num_parallel_workers or 0,
+                          drop_remainder)

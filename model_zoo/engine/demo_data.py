@@ -2,8 +2,11 @@
 
 * :func:`digits_folder`: scikit-learn's bundled handwritten digits (1797 real 8x8 scans, 10 classes) written as an
   ImageNet-layout folder of RGB JPEGs, upscaled so the networks see at least 32x32.
-* :func:`synthetic_folder` and :func:`cifar10_binary`: tiny generated sets in the ImageNet and CIFAR-10 layouts.
+* :func:`digits_mnist`: the same digits as MNIST idx files (``train-images-idx3-ubyte`` ...).
+* :func:`synthetic_folder`, :func:`cifar10_binary` and :func:`cifar100_binary`: tiny generated sets in the ImageNet,
+  CIFAR-10 and CIFAR-100 layouts.
 """
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -12,19 +15,9 @@ from PIL import Image
 
 def digits_folder(root, size=32, val_fraction=0.2, seed=0, quality=95):
     """Write ``root/{train,val}/<digit>/*.jpg``; returns (train count, val count).  Idempotent."""
-    from sklearn.datasets import load_digits
-
     root = Path(root)
     marker = root / ".complete"
-    digits = load_digits()
-    images = (digits.images / 16.0 * 255.0).clip(0, 255).astype(np.uint8)
-    labels = digits.target
-    rng = np.random.default_rng(seed)
-    val_mask = np.zeros(len(labels), dtype=bool)
-    for label in range(10):  # stratified split
-        members = np.flatnonzero(labels == label)
-        chosen = rng.choice(members, size=int(round(len(members) * val_fraction)), replace=False)
-        val_mask[chosen] = True
+    images, labels, val_mask = _digits_split(val_fraction, seed)
     counts = {"train": int((~val_mask).sum()), "val": int(val_mask.sum())}
     if marker.is_file() and marker.read_text() == f"{size}:{counts['train']}:{counts['val']}":
         return counts["train"], counts["val"]
@@ -36,6 +29,55 @@ def digits_folder(root, size=32, val_fraction=0.2, seed=0, quality=95):
         picture.save(folder / f"digit_{i:04d}.jpg", quality=quality)
     marker.write_text(f"{size}:{counts['train']}:{counts['val']}")
     return counts["train"], counts["val"]
+
+
+def _digits_split(val_fraction, seed):
+    """(uint8 images 0-255, labels, val mask) of scikit-learn's digits, split per class."""
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = (digits.images / 16.0 * 255.0).clip(0, 255).astype(np.uint8)
+    labels = digits.target
+    rng = np.random.default_rng(seed)
+    val_mask = np.zeros(len(labels), dtype=bool)
+    for label in range(10):  # stratified split
+        members = np.flatnonzero(labels == label)
+        chosen = rng.choice(members, size=int(round(len(members) * val_fraction)), replace=False)
+        val_mask[chosen] = True
+    return images, labels, val_mask
+
+
+def digits_mnist(root, size=28, val_fraction=0.2, seed=0):
+    """Write the digits as MNIST idx files in ``root`` (train = ``train-*``, val = ``t10k-*``), each image upscaled
+    to ``size`` x ``size``; returns (train count, val count)."""
+    root = Path(root)
+    root.mkdir(parents=True, exist_ok=True)
+    images, labels, val_mask = _digits_split(val_fraction, seed)
+    big = np.stack([np.asarray(Image.fromarray(image, mode="L").resize((size, size), Image.BICUBIC))
+                    for image in images])
+    for prefix, mask in (("train", ~val_mask), ("t10k", val_mask)):
+        count = int(mask.sum())
+        (root / f"{prefix}-images-idx3-ubyte").write_bytes(struct.pack(">IIII", 2051, count, size, size)
+                                                           + big[mask].tobytes())
+        (root / f"{prefix}-labels-idx1-ubyte").write_bytes(struct.pack(">II", 2049, count)
+                                                           + labels[mask].astype(np.uint8).tobytes())
+    return int((~val_mask).sum()), int(val_mask.sum())
+
+
+def cifar100_binary(root, train_records=200, test_records=50, seed=0):
+    """CIFAR-100 binary layout (``cifar-100-binary/train.bin``, ``test.bin``: coarse label, fine label, 3072 pixels
+    per record) with random records; every fine class appears in both files."""
+    root = Path(root)
+    folder = root / "cifar-100-binary"
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for name, records in (("train.bin", train_records), ("test.bin", test_records)):
+        fine = np.arange(records) % 100
+        rng.shuffle(fine)
+        labels = np.stack([fine // 5, fine], axis=1).astype(np.uint8)
+        pixels = rng.integers(0, 256, size=(records, 3072), dtype=np.uint8)
+        (folder / name).write_bytes(np.concatenate([labels, pixels], axis=1).tobytes())
+    return root
 
 
 def synthetic_folder(root, classes=3, per_class=4, size=40, seed=0, splits=("train", "val"), val_per_class=None):

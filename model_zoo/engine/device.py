@@ -10,6 +10,25 @@ from dataclasses import dataclass, field
 from model_zoo.engine.errors import DeviceError
 
 _DEVICE_SET = {}
+_AVAILABLE = {}  # device name -> MindSpore's answer (asked once per process)
+
+
+def _probe(name):
+    """``mindspore.device_context.<device>.is_available()``, without the two WARNING lines MindSpore logs for each
+    absent device (about ten lines for a plain ``--device_target auto``): the zoo's own one-line reason replaces
+    them when that device is asked for.  Returns True/False, or the exception of a plugin that cannot load."""
+    import logging
+
+    previous = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        import mindspore.device_context as dc  # noqa: WPS433 (import on demand: heavy)
+
+        return bool(getattr(dc, name.lower()).is_available())
+    except Exception as exc:  # noqa: BLE001 - a broken plugin is "not available", with its reason
+        return exc
+    finally:
+        logging.disable(previous)
 
 
 @dataclass(frozen=True)
@@ -35,6 +54,8 @@ class DeviceBackend:
             but then callbacks run once per sink instead of per step (no mid-epoch checkpoints, step logs or
             exact resume) and it measured no faster (benchmarks/RESULTS.md), so the CPU entry feeds step by step.
         onnx_providers: onnxruntime execution providers to try, in order, for ONNX files on this device.
+        offline_app: the upstream offline-inference app (``ascend310_infer/out/main``) runs on this device: the r1.x
+            ``run_infer_310.sh`` forms target it, and a compiled app is used on it.
         fast_conv: ``nn.Conv2d`` runs oneDNN's blocked-layout convolutions as AOT Custom operators
             (:mod:`model_zoo.engine.kernels.fastconv`; CPU), built once per machine; export always writes the
             native operator (:meth:`native_operators`).
@@ -55,19 +76,18 @@ class DeviceBackend:
     mpirun_init: bool = True
     dataset_sink: bool = True
     onnx_providers: tuple = ("CPUExecutionProvider",)
+    offline_app: bool = False
     fast_conv: bool = False
 
     def is_available(self):
         """(available, reason).  Never raises."""
         if self.name == "CPU":
             return True, "CPU backend is always present"
-        try:
-            import mindspore.device_context as dc  # noqa: WPS433 (import on demand: heavy)
-
-            module = getattr(dc, self.name.lower())
-            ok = bool(module.is_available())
-        except Exception as exc:  # pragma: no cover - depends on the wheel
-            return False, f"MindSpore cannot load its {self.name} plugin ({exc.__class__.__name__})"
+        if self.name not in _AVAILABLE:
+            _AVAILABLE[self.name] = _probe(self.name)
+        ok = _AVAILABLE[self.name]
+        if isinstance(ok, Exception):  # pragma: no cover - depends on the wheel
+            return False, f"MindSpore cannot load its {self.name} plugin ({ok.__class__.__name__})"
         if ok:
             return True, f"MindSpore reports {self.name} available"
         hint = {"GPU": "a CUDA GPU, its driver and the CUDA 11.x libraries",
@@ -173,7 +193,8 @@ BACKENDS = {
         name="Ascend", comm_backend="hccl", launchers=("rank_table", "msrun"), amp_default="O3",
         amp_levels=("O0", "O1", "O2", "O3", "auto"), dynamic_loss_scale=True,
         export_formats=("MINDIR", "ONNX", "AIR"), priority=2,
-        extra_env={"HCCL_CONNECT_TIMEOUT": "600"}, visible_devices_env="ASCEND_RT_VISIBLE_DEVICES"),
+        extra_env={"HCCL_CONNECT_TIMEOUT": "600"}, visible_devices_env="ASCEND_RT_VISIBLE_DEVICES",
+        offline_app=True),
 }
 
 _ALIASES = {name.lower(): name for name in BACKENDS}

@@ -8,6 +8,8 @@ import numpy as np
 
 from model_zoo.engine import checkpoint as ckpt_io
 from model_zoo.engine import runtime
+from model_zoo.engine.console import note
+from model_zoo.engine.progress import Progress
 
 
 def _log_softmax(logits):
@@ -15,28 +17,16 @@ def _log_softmax(logits):
     return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
-class Progress:
-    """Evaluation progress: batches done / total, img/s and ETA (a live line on a terminal, else a log line every
-    ``interval`` batches)."""
+def eval_progress(total_batches, logger=None, interval=100):
+    """``report(batches_done, images_done)`` for :func:`count_topk`: batches done / total, img/s and ETA (a live
+    line on a terminal, else a log line every ``interval`` batches)."""
+    progress, interval = Progress(total_batches, logger), max(1, int(interval))
 
-    def __init__(self, total_batches, logger=None, interval=100):
-        import sys
+    def report(done, images):
+        line = f"eval batch {done}/{progress.total} {progress.measure(done, images)}"
+        progress.show(line, due=done % interval == 0 and done < progress.total, last=done >= progress.total)
 
-        self.total, self.logger, self.interval = max(1, int(total_batches)), logger, max(1, int(interval))
-        self.tty = sys.stderr.isatty()
-        self.start = time.time()
-
-    def __call__(self, done, images):
-        import sys
-
-        elapsed = time.time() - self.start
-        eta = (self.total - done) * elapsed / max(done, 1)
-        line = f"eval batch {done}/{self.total} {images / max(elapsed, 1e-9):.1f} img/s ETA {int(eta) // 60}:{int(eta) % 60:02d}"
-        if self.tty:
-            sys.stderr.write("\r" + line + ("\n" if done >= self.total else ""))
-            sys.stderr.flush()
-        elif self.logger is not None and done % self.interval == 0 and done < self.total:
-            self.logger.info(line)
+    return report
 
 
 def count_topk(predict, dataset, batch_size, k=5, num_classes=0, progress=None):
@@ -104,29 +94,194 @@ def network_predictor(net):
     return predict
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# dense and multi-crop evaluation (Simonyan & Zisserman 2015, sec. 3.2)
+# ---------------------------------------------------------------------------------------------------------------
+
+EVAL_MODES = ("center", "dense", "multi_crop", "dense+multi_crop")
+
+
+def eval_scales(cfg):
+    """Test scales Q (short side): ``eval_scales``, else image_size / eval_resize_ratio (256 for 224)."""
+    from model_zoo.engine.config import parse_image_size, parse_int_list
+
+    text = str(cfg.get("eval_scales") or "").strip()
+    if text:
+        return parse_int_list(text)
+    return [int(round(min(parse_image_size(cfg.image_size)) / float(cfg.eval_resize_ratio)))]
+
+
+class WholeImages:
+    """The evaluation images, decoded whole (1 x H x W x 3 uint8 RGB) with their labels, one at a time: what the
+    dense and multi-crop predictors resize and crop themselves.  Image folders, MNIST or CIFAR-100."""
+
+    def __init__(self, cfg, rank=0, group_size=1):
+        from model_zoo.engine import data
+        from model_zoo.engine.errors import ConfigError
+
+        self.cfg = cfg
+        if cfg.dataset in ("mnist", "cifar100"):
+            data.check_num_classes(cfg, False)
+            self.images, self.labels = self._records(cfg)
+            self.mean, self.std = data.FIXED_DATASETS[cfg.dataset][2:]
+        elif cfg.dataset == "cifar10":
+            raise ConfigError(f"--eval_mode {cfg.eval_mode} reads image folders, MNIST or CIFAR-100; evaluate "
+                              f"CIFAR-10 with --eval_mode center")
+        else:
+            index = data.load_index(cfg, False)
+            data.check_num_classes(cfg, False, index)
+            self.images, self.labels = index.paths, index.labels
+            norm = data.eval_normalization(cfg)
+            self.mean, self.std = norm["mean"], norm["std"]
+            self.zoo_classes = list(index.classes)
+        self.images, self.labels = self.images[rank::group_size], list(self.labels)[rank::group_size]
+
+    @staticmethod
+    def _records(cfg):
+        from model_zoo.engine import data
+
+        root = cfg.eval_data_dir or cfg.data_dir
+        if cfg.dataset == "cifar100":
+            labels, images = data.cifar100_records(root, False)
+            return images, labels
+        import mindspore.dataset as ds
+
+        folder, usage = data.mnist_dirs(root, False)
+        pairs = list(ds.MnistDataset(str(folder), usage=usage, shuffle=False).create_tuple_iterator(
+            output_numpy=True, num_epochs=1))
+        return [np.repeat(image, 3, axis=2) for image, _ in pairs], [int(label) for _, label in pairs]
+
+    def get_dataset_size(self):
+        return len(self.labels)
+
+    def create_tuple_iterator(self, output_numpy=True, num_epochs=1):
+        from model_zoo.engine.data import decode_rgb
+
+        for image, label in zip(self.images, self.labels):
+            if isinstance(image, str):
+                with open(image, "rb") as handle:
+                    image = decode_rgb(np.frombuffer(handle.read(), dtype=np.uint8))
+            yield np.asarray(image)[None], np.array([label], dtype=np.int32)
+
+
+def _softmax(logits):
+    return np.exp(_log_softmax(np.asarray(logits, dtype=np.float64)))
+
+
+class MultiScalePredictor:
+    """Whole image -> log of the averaged class posteriors, over the test scales Q (short side resized to Q):
+    ``dense`` runs the fully convolutional network on the whole image (class scores averaged over space),
+    ``multi_crop`` the network on a G x G grid of crops; with ``eval_flip`` each also on the mirrored input;
+    ``dense+multi_crop`` averages the two."""
+
+    def __init__(self, cfg, net, dense_net, mean, std, native=None):
+        import contextlib
+
+        import mindspore.dataset.vision as V
+
+        from model_zoo.engine.config import parse_image_size
+
+        self.mode, self.net, self.dense = cfg.eval_mode, net, dense_net
+        self.native = native or contextlib.nullcontext  # the dense graph (any image size) runs MindSpore's operators
+        self.scales, self.grid, self.flip = eval_scales(cfg), int(cfg.multi_crop_grid), bool(cfg.eval_flip)
+        self.size = parse_image_size(cfg.image_size)
+        if self.grid < 1 or min(self.scales) < min(self.size):
+            from model_zoo.engine.errors import ConfigError
+
+            raise ConfigError(f"--eval_scales {self.scales} must be at least the {self.size[0]}x{self.size[1]} input "
+                              f"and --multi_crop_grid at least 1")
+        self.mean = np.asarray(mean, np.float32).reshape(3, 1, 1) * 255.0
+        self.std = np.asarray(std, np.float32).reshape(3, 1, 1) * 255.0
+        inter = {"bilinear": V.Inter.BILINEAR, "bicubic": V.Inter.BICUBIC}[str(cfg.get("eval_interpolation")
+                                                                                  or "bilinear")]
+        self.resizers = {q: V.Resize(q, interpolation=inter) for q in self.scales}
+
+    def _run(self, net, batch):
+        import mindspore as ms
+
+        views = [batch, batch[..., ::-1]] if self.flip else [batch]
+        return np.concatenate([_softmax(net(ms.Tensor(np.ascontiguousarray(v))).asnumpy()) for v in views])
+
+    def _crops(self, x):
+        (h, w), (_, height, width) = self.size, x.shape
+        rows = np.linspace(0, height - h, self.grid).round().astype(int)
+        cols = np.linspace(0, width - w, self.grid).round().astype(int)
+        return np.stack([x[:, r:r + h, c:c + w] for r in rows for c in cols])
+
+    def __call__(self, images):
+        posteriors = []
+        for q in self.scales:
+            x = (self.resizers[q](images[0]).astype(np.float32).transpose(2, 0, 1) - self.mean) / self.std
+            per_scale = []
+            if "dense" in self.mode:
+                with self.native():
+                    per_scale.append(self._run(self.dense, x[None]).mean(axis=0))
+            if "multi_crop" in self.mode:
+                per_scale.append(self._run(self.net, self._crops(x)).mean(axis=0))
+            posteriors.append(np.mean(per_scale, axis=0))
+        return np.log(np.maximum(np.mean(posteriors, axis=0), 1e-30))[None]
+
+
+def eval_source(recipe, cfg, net, rank, group_size):
+    """(dataset, predict, batch size) of the configured ``eval_mode``."""
+    import mindspore as ms
+
+    from model_zoo.engine.errors import ConfigError
+
+    mode = str(cfg.get("eval_mode") or "center")
+    if mode not in EVAL_MODES:
+        raise ConfigError(f"--eval_mode {mode!r} is not one of {', '.join(EVAL_MODES)}")
+    if mode == "center":
+        return recipe.dataset(cfg, False, rank, group_size), network_predictor(net), \
+            int(cfg.eval_batch_size or cfg.batch_size)
+    dense = None
+    if "dense" in mode:
+        if recipe.dense_network is None:
+            raise ConfigError(f"--eval_mode {mode}: {recipe.name} has no fully convolutional form; use "
+                              f"--eval_mode multi_crop")
+        net.set_train(False)
+        dense = recipe.dense_network(cfg, net)
+        dense.set_train(False)
+        dense.set_inputs(ms.Tensor(shape=[None, 3, None, None], dtype=ms.float32))  # one graph for every image size
+    images = WholeImages(cfg, rank, group_size)
+    net.set_train(False)
+    from model_zoo.engine.device import get_backend
+
+    backend = get_backend(cfg.device_target)
+    return images, MultiScalePredictor(cfg, net, dense, images.mean, images.std,
+                                       native=lambda: backend.native_operators(dense)), 1
+
+
 def evaluate(recipe, cfg):
     """Evaluate ``cfg.pre_trained`` (a checkpoint, or every checkpoint of a folder, newest first)."""
     if not cfg.pre_trained:
         from model_zoo.engine.errors import ConfigError
 
         raise ConfigError(f"eval needs weights: pass {cfg.flag('pre_trained')} (a checkpoint file or a folder of them)")
-    from model_zoo.engine import weights
     from model_zoo.engine.config import require_positive
 
     require_positive(cfg, "eval_batch_size" if cfg.get("eval_batch_size") else "batch_size")
     # the configuration already holds what the (newest) checkpoint records or implies (cli.resolve)
     ctx = runtime.setup(cfg, "eval", output_root_key="log_path")
+    try:
+        return _evaluate(recipe, cfg, ctx)
+    finally:
+        ctx.close()
+
+
+def _evaluate(recipe, cfg, ctx):
+    from model_zoo.engine import weights
+
     logger = ctx.logger
-    batch_size = int(cfg.eval_batch_size or cfg.batch_size)
     results = []
     for path in ckpt_io.checkpoints_in(cfg.pre_trained):
-        dataset = recipe.dataset(cfg, False, ctx.rank, ctx.group_size)
         net = weights.network(recipe, cfg, "test", path, log=logger.info)
         logger.info(f"load model {path} success")
+        dataset, predict, batch_size = eval_source(recipe, cfg, net, ctx.rank, ctx.group_size)
         classes = class_names(dataset, cfg)
-        local = count_topk(network_predictor(net), dataset, batch_size,
-                           num_classes=len(classes) if cfg.eval_per_class else 0,
-                           progress=Progress(dataset.get_dataset_size(), logger, cfg.log_interval))
+        with runtime.profiling(cfg, ctx.output_dir, logger):
+            local = count_topk(predict, dataset, batch_size, num_classes=len(classes) if cfg.eval_per_class else 0,
+                               progress=eval_progress(dataset.get_dataset_size(), logger, cfg.log_interval))
         counts = all_reduce_counts(local, ctx.group_size)
         counts["fps"] = counts["tot"] / max(local["seconds"], 1e-9)
         counts["checkpoint"] = str(path)
@@ -185,9 +340,7 @@ def write_per_class(confusion, classes, directory, suffix="", warn=None):
         picture = None
         message = failure(f"confusion_matrix{suffix}.png", exc)
         if warn is None:
-            import sys
-
-            print(message, file=sys.stderr)
+            note(message)
         else:
             warn(message)
     if picture:

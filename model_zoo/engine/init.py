@@ -45,9 +45,10 @@ def xavier_uniform_convs(net):
             _set(cell.weight, init.XavierUniform())
 
 
-def normal_dense(net, sigma=0.01, zero_bias=True):
+def normal_dense(net, sigma=0.01, zero_bias=True, cells=(nn.Dense,)):
+    """Weights of ``cells`` (Dense by default) N(0, sigma), biases zero."""
     for _, cell in net.cells_and_names():
-        if isinstance(cell, nn.Dense):
+        if isinstance(cell, cells):
             _set(cell.weight, init.Normal(sigma))
             if zero_bias and cell.bias is not None:
                 _set(cell.bias, init.Zero())
@@ -74,3 +75,21 @@ def xavier_all_weights(net):
             _set(param, init.XavierUniform())
         elif "bias" in param.name:
             _set(param, init.Zero())
+
+
+# upstream src/utils/var_init.py names: Kaiming initializers and the PyTorch-default cell init
+class KaimingNormal(init.HeNormal):
+    """Upstream ``KaimingNormal(a=0, mode='fan_in', nonlinearity='leaky_relu')`` (MindSpore's HeNormal)."""
+
+    def __init__(self, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+        super().__init__(negative_slope=a, mode=mode, nonlinearity=nonlinearity)
+
+
+class KaimingUniform(init.HeUniform):
+    """Upstream ``KaimingUniform(a=0, mode='fan_in', nonlinearity='leaky_relu')`` (MindSpore's HeUniform)."""
+
+    def __init__(self, a=0, mode="fan_in", nonlinearity="leaky_relu"):
+        super().__init__(negative_slope=a, mode=mode, nonlinearity=nonlinearity)
+
+
+default_recurisive_init = torch_default  # (sic) upstream spelling

@@ -29,3 +29,11 @@ class CrossEntropySmooth(nn.Cell):
 def smoothing_factor(label_smooth, label_smooth_factor):
     """Upstream rule: the factor applies only when ``label_smooth`` is on."""
     return float(label_smooth_factor) if int(label_smooth) else 0.0
+
+
+class CrossEntropy(CrossEntropySmooth):
+    """Upstream ``src/crossentropy.py`` signature:
+    ``CrossEntropy(smooth_factor=0., num_classes=1000)``."""
+
+    def __init__(self, smooth_factor=0.0, num_classes=1000):
+        super().__init__(num_classes, smooth_factor)

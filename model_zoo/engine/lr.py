@@ -52,13 +52,17 @@ def warmup_cosine_per_step(steps_per_epoch, total_epochs, lr_init, lr_end, lr_ma
 
 
 def by_name(cfg, steps_per_epoch, allowed=("step", "exponential", "cosine_annealing")):
-    """The upstream ``lr_scheduler`` switch (the recipes that have it share the formulas)."""
+    """The upstream ``lr_scheduler`` switch (the recipes that have it share the formulas).  ``plateau`` (the
+    paper recipe's: lr / 10 when the val accuracy stops improving) is a constant ``lr`` here; the trainer lowers it at run
+    time."""
     from model_zoo.engine.config import parse_int_list
     from model_zoo.engine.errors import ConfigError
 
     name = cfg.lr_scheduler
     if name not in allowed:
         raise ConfigError(f"unknown lr_scheduler {name!r}; choose {', '.join(allowed)}")
+    if name == "plateau":
+        return np.full(steps_per_epoch * int(cfg.max_epoch), float(cfg.lr), dtype=np.float32)
     if name == "step":
         return poly_step(cfg.lr_init, cfg.lr_max, steps_per_epoch, cfg.max_epoch, cfg.warmup_epochs)
     if name == "exponential":

@@ -84,6 +84,12 @@ class Recipe:
         optimizer(cfg, net, lr) -> optimizer
         epoch_lines(cfg, stats) -> list of log lines printed at each epoch end
         eval_lines(cfg, counts) -> list of log lines printed after evaluation
+    Optional:
+        prepare(cfg, task)                           normalises model-specific keys after the config is resolved
+        config_for(cfg, dataset) -> YAML name|None   without --config_path: the YAML for the data set asked for
+                                                     (None: not known), see :func:`model_zoo.engine.cli.recipe_config`
+        dense_network(cfg, net) -> nn.Cell           the fully convolutional form of a network (eval_mode dense)
+        infer_lines(cfg, counts) -> list             extra lines of the 310 postprocess (upstream acc.log)
     """
 
     name: str
@@ -99,6 +105,9 @@ class Recipe:
     aliases: dict = field(default_factory=dict)
     description: str = ""
     prepare: Optional[Callable] = None
+    config_for: Optional[Callable] = None
+    dense_network: Optional[Callable] = None
+    infer_lines: Optional[Callable] = None
 
     def yaml_paths(self):
         return sorted(Path(self.folder).glob("*config*.yaml"))
@@ -207,7 +216,8 @@ class ScriptForm:
     device's preference, 'single' for one process), its positional arguments (required ones first) and, optionally,
     where its logs go as upstream: ``log`` (one process / mpirun / msrun: a file relative to the working folder),
     ``rank_dir`` (rank table: the per-rank folder, ``{i}`` the local index), ``rank_log`` (the log file in it)
-    and ``taskset`` (rank table: bind cores as upstream)."""
+    and ``taskset`` (rank table: bind cores as upstream).  ``legacy``: older upstream forms of the same script
+    (e.g. from an older README), tried in order when the arguments do not fit this one."""
 
     task: str
     device: Optional[str] = None
@@ -217,6 +227,7 @@ class ScriptForm:
     rank_dir: str = ""
     rank_log: str = ""
     taskset: bool = True
+    legacy: tuple = ()
 
     @property
     def required(self):
@@ -227,8 +238,10 @@ class ScriptForm:
         return tuple(a.name for a in self.args if a.optional)
 
     def usage(self, script):
-        names = [a.name if not a.optional else f"[{a.name}]" for a in self.args]
-        return " ".join([f"usage: bash scripts/{script}"] + names + ["[--key=value ...]"])
+        return " ".join([f"usage: bash scripts/{script}", self.arguments(), "[--key=value ...]"])
+
+    def arguments(self):
+        return " ".join(a.name if not a.optional else f"[{a.name}]" for a in self.args)
 
 
 def register_scripts(model, forms):

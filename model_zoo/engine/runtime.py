@@ -1,4 +1,5 @@
 """Run set-up shared by train / eval / export: device, distribution, seeds, output folder, logger."""
+import contextlib
 import datetime
 import logging
 import os
@@ -24,21 +25,48 @@ class RunContext:
     def is_main(self):
         return self.rank == 0
 
+    def close(self):
+        """End of the run (done, failed or stopped by a signal): flush and close its log file."""
+        close_logger(self.logger)
 
-def _logger(output_dir, rank, stamp, to_file=True):
-    logger = logging.getLogger(f"model_zoo.run.{rank}.{stamp}")
+
+LOG_FORMAT = "%(asctime)s:%(levelname)s:%(message)s"  # upstream src/utils/logging.py
+
+
+def _logger(output_dir, rank, stamp, to_file=True, console_format="%(message)s"):
+    """The run's logger: the console on the first rank of each server, ``<stamp>_rank_<rank>.log`` on every rank.
+    Its handlers live until :func:`close_logger` (``RunContext.close``) at the end of the run."""
+    name = f"model_zoo.run.{rank}.{stamp}"
+    close_logger(logging.getLogger(name))  # an earlier run of this process with this name (a fixed folder) ended
+    logger = logging.getLogger(name)
     logger.setLevel(logging.INFO)
     logger.propagate = False
     if rank % 8 == 0:  # upstream: console output on the first rank of each server
         console = logging.StreamHandler(sys.stdout)
-        console.setFormatter(logging.Formatter("%(message)s"))
+        console.setFormatter(logging.Formatter(console_format or "%(message)s"))
         logger.addHandler(console)
     if to_file:
         output_dir.mkdir(parents=True, exist_ok=True)
         handler = logging.FileHandler(output_dir / f"{stamp}_rank_{rank}.log", encoding="utf-8")
-        handler.setFormatter(logging.Formatter("%(asctime)s:%(levelname)s:%(message)s"))
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
         logger.addHandler(handler)
     return logger
+
+
+def close_logger(logger):
+    """Detach and close every handler of ``logger`` (its log file is complete and no longer open)."""
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+        handler.close()
+    logging.Logger.manager.loggerDict.pop(logger.name, None)  # one logger per run, not one per run per process
+
+
+def log_to_file(logger, *lines):
+    """Lines for the run log file only (the console already shows them, or they are too long for it)."""
+    for handler in logger.handlers:
+        if isinstance(handler, logging.FileHandler):
+            for line in lines:
+                handler.emit(logging.LogRecord(logger.name, logging.INFO, __file__, 0, line, None, None))
 
 
 def init_distributed(backend, cfg):
@@ -88,7 +116,7 @@ def setup(cfg, task, output_root_key="ckpt_path", to_file=True):
         if rank != 0:
             _make_folder(folder(stamp), cfg.flag(output_root_key), exist_ok=True)
     output_dir = folder(stamp)
-    logger = _logger(output_dir, rank, stamp, to_file=to_file)
+    logger = _logger(output_dir, rank, stamp, to_file=to_file, console_format=cfg.get("console_log_format"))
     logger.info(sys.modules["model_zoo"].CPU_ENV_SUMMARY)  # CPU setting chosen before MindSpore loaded
     return RunContext(backend, rank, size, device_id, output_dir, logger, stamp)
 
@@ -142,8 +170,23 @@ def agree_on_stamp(stamp, size):
 
 def log_args(logger, cfg):
     """Upstream ``save_args``: 'Args:' then one '--> key: value' line per key (file log only)."""
-    lines = ["Args:"] + [f"--> {key}: {cfg[key]}" for key in sorted(cfg)]
-    for handler in logger.handlers:
-        if isinstance(handler, logging.FileHandler):
-            for line in lines:
-                handler.emit(logging.LogRecord(logger.name, logging.INFO, __file__, 0, line, None, None))
+    log_to_file(logger, "Args:", *[f"--> {key}: {cfg[key]}" for key in sorted(cfg)])
+
+
+@contextlib.contextmanager
+def profiling(cfg, output_dir, logger):
+    """Upstream ``enable_profiling``: run the task under MindSpore's Profiler and analyse the profile at the end
+    (into ``<output_dir>/profiler``)."""
+    if not cfg.get("enable_profiling"):
+        yield None
+        return
+    import mindspore as ms
+
+    target = Path(output_dir) / "profiler"
+    profiler = ms.Profiler(output_path=str(target))
+    logger.info(f"enable_profiling: MindSpore Profiler on, profile in {target}")
+    try:
+        yield profiler
+    finally:
+        profiler.analyse()
+        logger.info(f"profile written to {target}")

@@ -5,10 +5,14 @@ their random augmentations of epoch E never depend on what ran before; a resumed
 the batches already done, and ends with the same weights as an uninterrupted run.
 """
 import json
+import os
 import time
 from pathlib import Path
 
 import numpy as np
+from mindspore import Parameter, Tensor, nn, ops
+from mindspore.boost.grad_accumulation import gradient_accumulation_op, gradient_clear_op
+from mindspore.common import dtype as mstype
 
 from model_zoo.engine import checkpoint as ckpt_io
 from model_zoo.engine import rng, runtime, signals, weights
@@ -186,10 +190,25 @@ def _versions():
             "model_zoo": model_zoo.__version__, "cpu_env": model_zoo.CPU_ENV_SUMMARY}
 
 
+def _absolute(path):
+    """A path as an absolute string (None and '' stay as they are): a summary read from anywhere names real files."""
+    return os.path.abspath(str(path)) if path not in (None, "") else path
+
+
+def _config_paths(config):
+    """The config's file and folder values made absolute (``*_dir``, ``*_path``, ``*_file(s)``, ``pre_trained``,
+    ``resume``), except ``auto``, URLs and templates."""
+    def is_path(key, value):
+        return (isinstance(value, str) and value not in ("", "auto") and "://" not in value
+                and (key.endswith(("_dir", "_path", "_file", "_files")) or key in ("pre_trained", "resume")))
+
+    return {k: _absolute(v) if is_path(k, v) else v for k, v in config.items()}
+
+
 def run_summary(recipe, cfg, ctx, monitor, saver, eval_hook, steps_per_epoch, wall, resume_path, record=None):
     """summary.json: config, device, versions, last/best accuracy, images/s, wall time, checkpoints, and how the run
     ended (``status`` completed / stopped / diverged / failed, the final ``error`` line, the ``signal``, the
-    ``diverged`` step and loss, the ``recovery_checkpoint``, the ``skipped_files``)."""
+    ``diverged`` step and loss, the ``recovery_checkpoint``, the ``skipped_files``).  Every path in it is absolute."""
     history = monitor.history if monitor is not None else []
     last = history[-1] if history else {}
     evaluated = [row for row in history if row.get("top1") not in ("", None)]
@@ -204,21 +223,162 @@ def run_summary(recipe, cfg, ctx, monitor, saver, eval_hook, steps_per_epoch, wa
     return {
         "model": recipe.name, "arch": str(cfg.arch or recipe.name), "device": ctx.backend.name,
         "ranks": ctx.group_size, "epochs": int(cfg.max_epoch), "epochs_run": len(history),
-        "steps_per_epoch": steps_per_epoch, "resumed_from": str(resume_path) if resume_path else None,
-        "wall_time_s": round(wall, 3), "output_dir": str(ctx.output_dir),
-        "checkpoints": [str(p) for p in (saver.existing() if saver else [])],  # keep_checkpoint_max removed the rest
-        "best_checkpoint": str(best_ckpt) if best_ckpt is not None and best_ckpt.is_file() else None,
+        "steps_per_epoch": steps_per_epoch, "resumed_from": _absolute(resume_path) if resume_path else None,
+        "wall_time_s": round(wall, 3), "output_dir": _absolute(ctx.output_dir),
+        # the checkpoints still there (keep_checkpoint_max removed the rest)
+        "checkpoints": [_absolute(p) for p in (saver.existing() if saver else [])],
+        "best_checkpoint": _absolute(best_ckpt) if best_ckpt is not None and best_ckpt.is_file() else None,
         "best_epoch": eval_hook.best_epoch if best_ckpt is not None else None,
         "last_loss": number(last, "loss"), "imgs_per_sec": number(last, "imgs_per_sec"),
         "last_top1": number(evaluated[-1], "top1") if evaluated else None,
         "last_top5": number(evaluated[-1], "top5") if evaluated else None,
         "best_top1": max(best_scores) if best_scores else None,
-        "metrics_csv": str(monitor.csv_path) if monitor is not None else None,
-        "curves_png": str(monitor.curves_path) if monitor is not None and monitor.curves_path else None,
+        "metrics_csv": _absolute(monitor.csv_path) if monitor is not None else None,
+        "curves_png": _absolute(monitor.curves_path) if monitor is not None and monitor.curves_path else None,
         **(record or {"status": "completed"}),
         "versions": _versions(),
-        "config": {k: v for k, v in cfg.items() if isinstance(v, (str, int, float, bool, type(None)))},
+        "config": _config_paths({k: v for k, v in cfg.items() if isinstance(v, (str, int, float, bool, type(None)))}),
     }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# gradient accumulation, LR on plateau, start_epoch (shared by every recipe)
+# ---------------------------------------------------------------------------------------------------------------
+
+def accumulation_steps(cfg):
+    steps = int(cfg.get("accumulation_steps", 1) or 1)
+    if steps < 1:
+        from model_zoo.engine.errors import ConfigError
+
+        raise ConfigError(f"--accumulation_steps must be at least 1, got {steps}")
+    return steps
+
+
+def whole_accumulations(dataset, steps):
+    """An epoch of micro-batches cut to a multiple of ``steps`` (every optimizer step sees ``steps`` batches)."""
+    if steps == 1:
+        return dataset
+    size = dataset.get_dataset_size()
+    if size < steps:
+        from model_zoo.engine.errors import ConfigError
+
+        raise ConfigError(f"--accumulation_steps {steps} is more than the {size} batches of an epoch; lower it or "
+                          f"--batch_size")
+    return dataset.take(size - size % steps) if size % steps else dataset
+
+
+class AccumulatingTrainStep(nn.TrainOneStepCell):
+    """``nn.TrainOneStepCell`` that averages the gradients of ``steps`` calls and applies them once (then clears
+    them), with the ops of ``mindspore.boost.GradientAccumulation``; that cell itself cannot be used here because it
+    renames the network's parameters (``optimizer.<name>``), which would change every checkpoint key.  The sums and
+    the step counter are parameters (``accum.grads.*``, ``accum.step``), so a checkpoint written mid-accumulation
+    resumes exactly."""
+
+    def __init__(self, network, optimizer, steps, sens=1.0):
+        super().__init__(network, optimizer, sens)
+        self.steps = int(steps)
+        # 'accum.' keys are training state (model_zoo.engine.checkpoint), never loaded into a network
+        self.accumulated = self.weights.clone(prefix="accum.grads", init="zeros")
+        self.accumulation_step = Parameter(Tensor(0, mstype.int32), name="accum.step")
+        self.hyper_map = ops.HyperMap()
+
+    def construct(self, *inputs):
+        loss = self.network(*inputs)
+        sens = ops.fill(loss.dtype, loss.shape, self.sens)
+        grads = self.grad_reducer(self.grad(self.network, self.weights)(*inputs, sens))
+        loss = ops.depend(loss, self.hyper_map(ops.partial(gradient_accumulation_op, self.steps), self.accumulated,
+                                               grads))
+        self.accumulation_step += 1
+        if self.accumulation_step >= self.steps:
+            loss = ops.depend(loss, self.optimizer(self.accumulated))
+            ops.assign(self.accumulation_step, 0)
+        if self.accumulation_step == 0:
+            loss = ops.depend(loss, self.hyper_map(gradient_clear_op, self.accumulated))
+        return loss
+
+
+def build_model(net, loss, optimizer, amp_level, lsm, steps):
+    """MindSpore ``Model``; with ``steps`` > 1 its train network accumulates the gradients of ``steps`` batches
+    before each optimizer update, so N batches of B give the update of one batch of N x B (exactly, for networks
+    without BatchNorm).  The AMP and loss-scale wrapping is MindSpore's (``amp.build_train_network``)."""
+    from mindspore import Model, amp
+
+    if steps == 1:
+        return Model(net, loss_fn=loss, optimizer=optimizer, amp_level=amp_level, loss_scale_manager=lsm)
+    train_net = amp.build_train_network(net, optimizer, loss, level=amp_level, loss_scale_manager=lsm)
+    if type(train_net) is not nn.TrainOneStepCell:  # a loss-scale cell would need its overflow handling
+        raise DeviceError("--accumulation_steps works with a fixed loss scale; use --is_dynamic_loss_scale=0")
+    return Model(AccumulatingTrainStep(train_net.network, optimizer, steps, train_net.sens).set_train())
+
+
+class CurrentLR:
+    """The LR the monitor shows for a global (micro-)step: the schedule's value for its optimizer step, or the
+    optimizer's current learning-rate Parameter (LR on plateau)."""
+
+    def __init__(self, schedule, steps, optimizer=None):
+        self.schedule, self.steps, self.optimizer = schedule, steps, optimizer
+
+    def __len__(self):
+        return len(self.schedule) * self.steps
+
+    def __getitem__(self, index):
+        if self.optimizer is not None:
+            return float(self.optimizer.learning_rate.asnumpy())
+        return float(self.schedule[min(index // self.steps, len(self.schedule) - 1)])
+
+
+def plateau_callback(cfg, monitor, optimizer):
+    """``lr_scheduler=plateau``: MindSpore's ReduceLROnPlateau on the val top-1 of the epoch (``run_eval``), or on
+    the mean training loss without it; factor ``lr_gamma``, patience ``lr_patience``."""
+    from mindspore.train import ReduceLROnPlateau
+
+    on_val = bool(cfg.run_eval)
+
+    class Plateau(ReduceLROnPlateau):
+        started = False
+
+        def on_train_begin(self, run_context):
+            if not self.started:  # the trainer calls Model.train once per epoch: keep the counters across them
+                self.started = True
+                super().on_train_begin(run_context)
+
+        def on_train_epoch_end(self, run_context):
+            cb_params = run_context.original_args()
+            if cb_params.optimizer is None:  # a Model built on a train network (accumulation) knows no optimizer
+                cb_params.optimizer = optimizer
+            before = float(optimizer.learning_rate.asnumpy())
+            super().on_train_epoch_end(run_context)
+            after = float(optimizer.learning_rate.asnumpy())
+            if after != before:
+                monitor.ctx.logger.info(f"lr_scheduler plateau: {'val top1' if on_val else 'training loss'} did not "
+                                        f"improve for {self.patience} epoch(s): lr {before:.6g} -> {after:.6g}")
+
+        def _get_monitor_value(self, cb_params):
+            row = monitor.history[-1] if monitor.history else {}
+            value = row.get("top1") if on_val else row.get("mean_loss")
+            return np.array(float(value)) if value not in ("", None) else None
+
+    return Plateau(monitor="acc" if on_val else "loss", factor=float(cfg.lr_gamma), patience=int(cfg.lr_patience),
+                   mode="max" if on_val else "min")
+
+
+def start_at_epoch(cfg, state, optimizer, steps, logger):
+    """Upstream ``start_epoch``: the run begins at that epoch, the LR schedule at its first step (checkpoint names
+    continue from it); the weights come from ``--resume FILE`` (upstream's weights-only resume) or ``--pre_trained``.
+    A zoo training state (``--resume``) carries its own position instead."""
+    import mindspore as ms
+
+    epoch = int(cfg.get("start_epoch", 1) or 1)
+    if epoch <= 1:
+        return
+    if epoch > state.max_epoch:
+        from model_zoo.engine.errors import ConfigError
+
+        raise ConfigError(f"--start_epoch {epoch} is past the last epoch ({state.max_epoch})")
+    state.resume_at((epoch - 1) * state.steps_per_epoch)
+    optimizer.global_step.set_data(ms.Tensor(np.array([state.global_step // steps], dtype=np.int32)))
+    logger.info(f"start_epoch {epoch}: training epochs {epoch}-{state.max_epoch}, LR from step "
+                f"{state.global_step // steps} of the schedule")
 
 
 def _lr_flag(cfg):
@@ -332,15 +492,6 @@ class _Run:
                            time.time() - self.start, self.resume_path, self.record)
 
 
-def _log_to_file(logger, line):
-    """A line for the run log only (the console already shows it)."""
-    import logging
-
-    for handler in logger.handlers:
-        if isinstance(handler, logging.FileHandler):
-            handler.emit(logging.LogRecord(logger.name, logging.INFO, __file__, 0, line, None, None))
-
-
 def _write_summary(ctx, summary):
     if ctx.is_main:
         target = Path(ctx.output_dir) / "summary.json"
@@ -356,7 +507,7 @@ def _record_skipped(ctx, run):
     skipped = verify.skipped_files()
     if skipped and run.record["skipped_files"] is None:
         for line in verify.skipped_lines():
-            _log_to_file(ctx.logger, line)
+            runtime.log_to_file(ctx.logger, line)
     if skipped:
         run.record["skipped_files"] = {"count": len(skipped),
                                        "files": [{"path": p, "reason": why} for p, why in skipped[:1000]]}
@@ -396,7 +547,7 @@ def train(recipe, cfg):
         text = (str(exc).strip().splitlines() or [""])[0]
         line = text if isinstance(exc, ZooError) else f"{exc.__class__.__name__}: {text}"
         run.record["error"] = line
-        _log_to_file(ctx.logger, f"{getattr(exc, 'prefix', 'error')}: {line}")
+        runtime.log_to_file(ctx.logger, f"{getattr(exc, 'prefix', 'error')}: {line}")
         if run.ckpt_dir is not None:
             ckpt_io.clean_partial(run.ckpt_dir, own_only=True)
         try:
@@ -405,11 +556,12 @@ def train(recipe, cfg):
         except Exception:  # noqa: BLE001 - the original error is what the user must see
             pass
         raise
+    finally:
+        ctx.close()
 
 
 def _train(recipe, cfg, ctx, run, stop):
     import mindspore.dataset as ds
-    from mindspore import Model
 
     logger = ctx.logger
     runtime.log_args(logger, cfg)
@@ -431,9 +583,11 @@ def _train(recipe, cfg, ctx, run, stop):
                                   f"{ckpt_io.write_failure(exc, ctx.output_dir)}; pass a writable "
                                   f"{cfg.flag('ckpt_path')}") from None
 
+    steps = accumulation_steps(cfg)
+
     def epoch_dataset(epoch_index, skip=0):
         ds.config.set_seed(int(cfg.seed) + epoch_index)
-        dataset = recipe.dataset(cfg, True, ctx.rank, ctx.group_size)
+        dataset = whole_accumulations(recipe.dataset(cfg, True, ctx.rank, ctx.group_size), steps)
         return dataset.skip(skip) if skip else dataset
 
     first = epoch_dataset(0)
@@ -445,15 +599,19 @@ def _train(recipe, cfg, ctx, run, stop):
     net = recipe.network(cfg, "train")
     dropouts = rng.seed_dropout(net, int(cfg.seed), ctx.rank)  # reproducible, restorable dropout masks
     if dropouts:
-        _log_to_file(logger, f"dropout: {len(dropouts)} layer(s) draw their masks from (seed {cfg.seed}, rank "
-                             f"{ctx.rank}, step); the counters are saved in every checkpoint")
+        runtime.log_to_file(logger, f"dropout: {len(dropouts)} layer(s) draw their masks from (seed {cfg.seed}, "
+                                    f"rank {ctx.rank}, step); the counters are saved in every checkpoint")
     if cfg.pre_trained:
         weights.into(net, recipe, cfg, cfg.pre_trained, what="--pre_trained checkpoint", fine_tune=True,
                      log=logger.info)
         logger.info(f"load model {cfg.pre_trained} success")
-    lr = recipe.lr(cfg, steps_per_epoch)
-    optimizer = recipe.optimizer(cfg, net, lr)
-    model = Model(net, loss_fn=recipe.loss(cfg), optimizer=optimizer, amp_level=amp_level, loss_scale_manager=lsm)
+    lr = recipe.lr(cfg, steps_per_epoch // steps)  # one value per optimizer step
+    plateau = cfg.get("lr_scheduler") == "plateau"
+    optimizer = recipe.optimizer(cfg, net, np.float32(lr[0]) if plateau else lr)
+    model = build_model(net, recipe.loss(cfg), optimizer, amp_level, lsm, steps)
+    if steps > 1:
+        logger.info(f"accumulation_steps {steps}: one optimizer step per {steps} batches of {cfg.batch_size} "
+                    f"({steps * int(cfg.batch_size) * ctx.group_size} images)")
     if saving:  # before the first step: room for one checkpoint and its temporary copy
         ckpt_io.check_room(ckpt_dir, 2 * checkpoint_bytes(model.train_network), cfg.flag("ckpt_path"))
 
@@ -473,6 +631,8 @@ def _train(recipe, cfg, ctx, run, stop):
             logger.info(f"resume: {note}")
         logger.info(f"resumed from {resume_path}: epoch {state.epoch} step {state.step_in_epoch} "
                     f"(global step {state.global_step} of {state.total_steps})")
+    else:
+        start_at_epoch(cfg, state, optimizer, steps, logger)
 
     meta = checkpoint_metadata(recipe, cfg, first)  # in every checkpoint, best.ckpt included
     base_prefix = str(cfg.ckpt_prefix).format(**fmt)
@@ -489,8 +649,9 @@ def _train(recipe, cfg, ctx, run, stop):
                                                        cfg.save_best_ckpt else None, meta=meta)
         if resume_path is not None:
             eval_hook.resume_best(resume_path, state.global_step)
-    monitor = run.monitor = TrainMonitor(recipe, cfg, ctx, state, lr, eval_hook=eval_hook)
-    callbacks = [StepCounter(state), monitor]
+    monitor = run.monitor = TrainMonitor(recipe, cfg, ctx, state, CurrentLR(lr, steps, optimizer if plateau else None),
+                                         eval_hook=eval_hook)
+    callbacks = [StepCounter(state), monitor] + ([plateau_callback(cfg, monitor, optimizer)] if plateau else [])
     saver = None
     if saving:
         saver = run.saver = CheckpointSaver(
@@ -502,15 +663,17 @@ def _train(recipe, cfg, ctx, run, stop):
     sink = bool(cfg.get("dataset_sink_mode", False)) and ctx.backend.dataset_sink
     logger.info("start network train...")
     start = time.time()
-    for epoch_index in range(state.global_step // steps_per_epoch, state.max_epoch):
-        if stop.requested:
-            break
-        skip = state.global_step - epoch_index * steps_per_epoch
-        dataset = first if (epoch_index == 0 and not skip) else epoch_dataset(epoch_index, skip)
-        model.train(epoch_index + 1, dataset, callbacks=callbacks, dataset_sink_mode=sink, initial_epoch=epoch_index)
-        _record_skipped(ctx, run)
-        if state.diverged is not None:
-            raise TrainingDiverged(divergence_message(cfg, state, ctx.output_dir, amp_level))
+    with runtime.profiling(cfg, ctx.output_dir, logger):
+        for epoch_index in range(state.global_step // steps_per_epoch, state.max_epoch):
+            if stop.requested:
+                break
+            skip = state.global_step - epoch_index * steps_per_epoch
+            dataset = first if (epoch_index == 0 and not skip) else epoch_dataset(epoch_index, skip)
+            model.train(epoch_index + 1, dataset, callbacks=callbacks, dataset_sink_mode=sink,
+                        initial_epoch=epoch_index)
+            _record_skipped(ctx, run)
+            if state.diverged is not None:
+                raise TrainingDiverged(divergence_message(cfg, state, ctx.output_dir, amp_level))
     if stop.requested and state.global_step < state.total_steps:
         _stop_with_recovery(cfg, ctx, run, state, stop, saver, model, ckpt_dir)
     wall = time.time() - start
@@ -520,7 +683,7 @@ def _train(recipe, cfg, ctx, run, stop):
     summary["wall_time_s"] = round(wall, 3)
     _write_summary(ctx, summary)
     _release(run)
-    logger.info(f"training done in {wall:.1f} s; outputs in {ctx.output_dir}")
+    logger.info(f"training done in {wall:.1f} s; outputs in {_absolute(ctx.output_dir)}")
     return summary
 
 
@@ -549,6 +712,6 @@ def _stop_with_recovery(cfg, ctx, run, state, stop, saver, model, ckpt_dir):
         path = saver.save_named(model.train_network, ckpt_dir / saver.recovery_name)
     if path is None:
         raise signals.Interrupted(f"{name} at {where}; no recovery checkpoint (the weights are not finite)", signum)
-    run.record["recovery_checkpoint"] = str(path)
+    run.record["recovery_checkpoint"] = _absolute(path)
     raise signals.Interrupted(f"{name} at {where}: saved {path}; resume with: {resume_command(cfg, path)}",
                               signum)

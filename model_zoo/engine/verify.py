@@ -12,10 +12,10 @@ JPEG, so every file is checked once with Pillow (header + JPEG end marker) and t
 """
 import json
 import os
-import sys
 import time
 from pathlib import Path
 
+from model_zoo.engine.console import note
 from model_zoo.engine.errors import DataError
 
 CACHE_NAME = ".model_zoo_index.json"
@@ -207,7 +207,7 @@ def check_index(index, policy="fail"):
     keep = [(p, l) for p, l in zip(index.paths, index.labels) if p not in drop]
     line = f"WARNING: skipping {len(bad)} unusable file(s) in {index.root}: {names}{more}"
     if _SKIPPED.get(str(index.root)) != bad:  # once per folder and process, not once per epoch's pipeline
-        print(line, file=sys.stderr)
+        note(line)
         _SKIPPED[str(index.root)] = bad
         _SKIP_LINES[str(index.root)] = line
     index.paths = [p for p, _ in keep]

@@ -1,4 +1,5 @@
 """The InceptionV4 ModelZoo recipe on the shared engine."""
+import os
 from pathlib import Path
 
 from model_zoo.engine import optim
@@ -18,6 +19,8 @@ def prepare(cfg, task):
     cfg.arch = "inception_v4"
     if cfg.dataset == "imagenet":
         cfg.dataset = "imagenet2012"
+    if int(os.environ.get("RANK_SIZE", "1") or 1) > 1 and cfg.sources.get("is_distributed") != "command line":
+        cfg.is_distributed = True  # upstream: device_num = RANK_SIZE > 1 decides (8-card ModelArts jobs)
     if cfg.sources.get("image_size") == "command line":
         cfg.height, cfg.width = parse_image_size(cfg.image_size)
     cfg.image_size = f"{cfg.height},{cfg.width}"
@@ -25,8 +28,6 @@ def prepare(cfg, task):
         cfg.pre_trained = ""  # the YAML's checkpoint_path is the eval checkpoint; training starts from --resume
     if task == "export" and cfg.sources.get("batch_size") != "command line":
         cfg.batch_size = 1  # upstream export.py forces batch 1
-    if int(cfg.start_epoch) != 1:
-        print("WARNING: start_epoch is ignored; use --resume to continue a run (it restores the LR position)")
 
 
 def network(cfg, phase):
@@ -46,6 +47,12 @@ def optimizer(cfg, net, lr):
     from mindspore import Tensor
 
     return optim.rmsprop(net, Tensor(lr), cfg.decay, cfg.momentum, cfg.epsilon, cfg.weight_decay, cfg.loss_scale)
+
+
+def infer_lines(cfg, counts):
+    """Upstream postprocess.py's acc.log lines (the README shows ``accuracy:80.044``)."""
+    return [f"========step:{counts['tot']}========", f"========sum:{counts['top1']}========",
+            f"========accuracy:{counts['top1'] * 100.0 / max(counts['tot'], 1)}========"]
 
 
 def epoch_lines(cfg, s):
@@ -68,11 +75,12 @@ def eval_lines(cfg, c):
 RECIPE = register_recipe(Recipe(
     name="inceptionv4", folder=FOLDER, default_config="default_config.yaml", network=network,
     dataset=create_dataset, lr=get_lr, loss=get_loss, optimizer=optimizer, epoch_lines=epoch_lines,
-    eval_lines=eval_lines, prepare=prepare, description="InceptionV4 (299x299, RMSProp, warm-up + cosine)",
+    eval_lines=eval_lines, prepare=prepare, infer_lines=infer_lines,
+    description="InceptionV4 (299x299, RMSProp, warm-up + cosine)",
     aliases={"dataset_path": "data_dir", "platform": "device_target", "epoch_size": "max_epoch",
              "checkpoint_path": "pre_trained", "ds_type": "dataset", "work_nums": "num_parallel_workers",
              "ds_sink_mode": "dataset_sink_mode", "save_checkpoint_epochs": "ckpt_interval",
-             "smooth_factor": "label_smooth_factor"}))
+             "smooth_factor": "label_smooth_factor", "distribute": "is_distributed"}))
 
 register_model("inception_v4", lambda num_classes=1000, **kw: inceptionv4.InceptionV4(num_classes, **kw),
                recipe="inceptionv4", aliases=("inceptionv4",),

@@ -9,10 +9,14 @@ from model_zoo.engine.registry import ScriptArg, ScriptForm, register_scripts
 DEVICE_ID = ScriptArg("DEVICE_ID", "device_id")
 
 FORMS = register_scripts("inceptionv4", {
-    # RANK_TABLE_FILE DATA_DIR: train_parallel<i>/log.txt with core binding
+    # RANK_TABLE_FILE DATA_DIR: train_parallel<i>/log.txt with core binding.  The README's form RANK_TABLE_FILE
+    # DATA_PATH DATA_DIR: upstream's script reads only its second argument (the data); the third is ignored.
     "run_distribute_train_ascend": ScriptForm(
         "train", "Ascend", "rank_table", (ScriptArg("RANK_TABLE_FILE", "rank_table"), ScriptArg("DATA_DIR", "data")),
-        rank_log="log.txt"),
+        rank_log="log.txt", legacy=(ScriptForm(
+            "train", "Ascend", "rank_table", (ScriptArg("RANK_TABLE_FILE", "rank_table"),
+                                              ScriptArg("DATA_PATH", "data"), ScriptArg("DATA_DIR", "flag")),
+            rank_log="log.txt"),)),
     # DATASET_PATH: mpirun, 8 processes, train.log
     "run_distribute_train_gpu": ScriptForm("train", "GPU", None, (ScriptArg("DATASET_PATH", "data"),), log="train.log"),
     # [DEVICE_ID] [DATA_DIR] (GPU: [DEVICE_ID] [DATASET_PATH], CPU: [DATA_DIR]): train_standalone/log.txt
@@ -26,7 +30,9 @@ FORMS = register_scripts("inceptionv4", {
     "run_eval_ascend": ScriptForm(
         "eval", "Ascend", "single", (DEVICE_ID, ScriptArg("DATA_DIR", "data"), ScriptArg("CHECKPOINT_PATH", "ckpt")),
         log="evaluation_ascend/eval.log"),
-    # DATA_DIR CKPT
-    "run_eval_gpu": ScriptForm("eval", "GPU", "single", (ScriptArg("DATA_DIR", "data"), ScriptArg("CKPT", "ckpt"))),
-    "run_eval_cpu": ScriptForm("eval", "CPU", "single", (ScriptArg("DATA_DIR", "data"), ScriptArg("CKPT", "ckpt"))),
+    # DATA_DIR CKPT: GPU eval.log in the current folder, CPU evaluation/eval.log (upstream's scripts)
+    "run_eval_gpu": ScriptForm("eval", "GPU", "single", (ScriptArg("DATA_DIR", "data"), ScriptArg("CKPT", "ckpt")),
+                               log="eval.log"),
+    "run_eval_cpu": ScriptForm("eval", "CPU", "single", (ScriptArg("DATA_DIR", "data"), ScriptArg("CKPT", "ckpt")),
+                               log="evaluation/eval.log"),
 })

@@ -13,12 +13,30 @@ from model_zoo.vgg19.src.var_init import initialize
 FOLDER = Path(__file__).resolve().parent
 PAPER_NAMES = {"A": "vgg11", "A_lrn": "vgg11_lrn", "A-LRN": "vgg11_lrn", "B": "vgg13", "C": "vgg16_c",
                "D": "vgg16", "E": "vgg19"}
+PAPER_CONFIG = "vgg_paper_config.yaml"
+# without --config_path, the data set picks the YAML (seed 004's MNIST / CIFAR-100 runs: the paper recipe)
+DATASET_CONFIGS = {"cifar10": "cifar10_config.yaml", "imagenet2012": "imagenet2012_config.yaml",
+                   "imagenet": "imagenet2012_config.yaml", "folder": "imagenet2012_config.yaml",
+                   "mnist": PAPER_CONFIG, "cifar100": PAPER_CONFIG}
+
+
+def config_for(cfg, dataset):
+    """The YAML for the data set asked for; a paper letter (``--model_version A``, seed 004) without ``--dataset``
+    picks the paper recipe, whatever data folder it is given."""
+    paper = cfg.sources.get("arch") == "command line" and str(cfg.arch) in PAPER_NAMES
+    if paper and cfg.sources.get("dataset") != "command line":
+        return PAPER_CONFIG
+    return DATASET_CONFIGS.get(dataset)
 
 
 def resolve_arch(cfg):
-    """Effective variant from ``arch`` (alias ``model_version``) and ``batch_norm``."""
+    """Effective variant from ``arch`` (alias ``model_version``) and ``batch_norm``.  A paper letter (A, A_lrn, B,
+    C, D, E) is the paper's network, without BatchNorm unless ``--batch_norm=True`` is given."""
     arch = str(cfg.arch or "vgg19")
-    arch = PAPER_NAMES.get(arch, arch)
+    if arch in PAPER_NAMES:
+        arch = PAPER_NAMES[arch]
+        if cfg.sources.get("batch_norm") != "command line":
+            cfg.batch_norm = False
     if arch not in vgg.VARIANTS:
         from model_zoo.engine.registry import model_spec
 
@@ -44,7 +62,12 @@ def network(cfg, phase):
     net = vgg.build(cfg.arch, num_classes=int(cfg.num_classes), has_bias=bool(cfg.has_bias),
                     image_size=parse_image_size(cfg.image_size), dropout=dropout, pad_mode=cfg.pad_mode,
                     padding=int(cfg.padding))
-    return initialize(net, cfg.initialize_mode)
+    return initialize(net, cfg.initialize_mode, cfg.get("init_std", 0.01))
+
+
+def dense_network(cfg, net):
+    """eval_mode dense: the fully convolutional form of a trained VGG (same weights)."""
+    return vgg.DenseVGG(net)
 
 
 def epoch_lines(cfg, s):
@@ -69,7 +92,7 @@ def eval_lines(cfg, c):
 RECIPE = register_recipe(Recipe(
     name="vgg19", folder=FOLDER, default_config="cifar10_config.yaml", network=network, dataset=create_dataset,
     lr=get_lr, loss=get_loss, optimizer=optim.momentum_recipe, epoch_lines=epoch_lines, eval_lines=eval_lines,
-    aliases={"model_version": "arch"}, prepare=prepare,
+    aliases={"model_version": "arch"}, prepare=prepare, config_for=config_for, dense_network=dense_network,
     description="VGG 11/13/16/19 (+BN), paper configurations A-LRN and C"))
 
 

@@ -12,3 +12,12 @@ CIFAR_MEAN = CIFAR_STD = (0.5, 0.5, 0.5)
 
 def create_dataset(cfg, training, rank=0, group_size=1):
     return data.recipe_dataset(cfg, training, rank, group_size, cifar_mean=CIFAR_MEAN, cifar_std=CIFAR_STD)
+
+
+# ---- upstream public names (src/datasets/classification.py) ----
+def classification_dataset(data_dir, image_size, per_batch_size, max_epoch=1, rank=0, group_size=1, mode="train",
+                           input_mode="folder", root="", num_parallel_workers=None, shuffle=None, sampler=None,
+                           class_indexing=None, drop_remainder=True, transform=None, target_transform=None):
+    """Upstream ImageNet pipeline (class folders, or ``input_mode='txt'``), with DenseNet's colour jitter."""
+    return data.folder_dataset(data_dir, image_size, per_batch_size, rank, group_size, mode, input_mode, root,
+                               num_parallel_workers, drop_remainder, color_jitter=0.4)

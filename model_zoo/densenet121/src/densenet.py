@@ -222,3 +222,21 @@ def densenet100(num_classes=10, transition_pool="avg", **kwargs):
     """DenseNet-BC-100 for CIFAR (k=12, blocks 16/16/16, 3x3 stem, average-pool transitions)."""
     return DenseNet(12, (16, 16, 16), None, num_classes=num_classes, transition_pool=transition_pool, **kwargs)
 
+
+
+# ---- upstream public names (src/network/densenet.py): the networks with the upstream init ----
+def _upstream(builder, num_classes, include_top):
+    from model_zoo.densenet121.src.var_init import initialize
+
+    net = initialize(builder(num_classes=num_classes))
+    return net if include_top else net.features
+
+
+def DenseNet121(num_classes=1000, include_top=True):  # noqa: N802 (upstream name)
+    """Upstream ``DenseNet121(num_classes, include_top=True)``; without the top, the trunk (its feature map)."""
+    return _upstream(densenet121, num_classes, include_top)
+
+
+def DenseNet100(num_classes=10, include_top=True):  # noqa: N802 (upstream name)
+    """Upstream ``DenseNet100(num_classes, include_top=True)`` (CIFAR-10)."""
+    return _upstream(densenet100, num_classes, include_top)

@@ -10,3 +10,7 @@ def initialize(net):
     init.batchnorm_defaults(net)
     init.zero_dense_bias(net)
     return net
+
+
+# upstream src/utils/var_init.py names
+KaimingNormal, KaimingUniform, default_recurisive_init = init.KaimingNormal, init.KaimingUniform, init.torch_default

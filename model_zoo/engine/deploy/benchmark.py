@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from model_zoo.engine.config import parse_image_size
+from model_zoo.engine.console import note, say
 from model_zoo.engine.deploy import common
 from model_zoo.engine.deploy.onnx_eval import evaluate_model
 from model_zoo.engine.deploy.quantize import calibration_paths, latency_ms, quantize_file
@@ -38,7 +39,7 @@ def restrict_cores(threads):
         if threads < len(cores):
             os.sched_setaffinity(0, cores[:threads])
         elif threads > len(cores):
-            print(f"WARNING: --threads {threads} but only {len(cores)} core(s) are available; using {len(cores)}")
+            note(f"WARNING: --threads {threads} but only {len(cores)} core(s) are available; using {len(cores)}")
     return usable_cores()
 
 
@@ -62,9 +63,9 @@ def _calibration_batches(cfg, spec, batch, shape):
 
         index = calibration_index(cfg)
         paths, covered, classes = calibration_paths(index, int(cfg.calib_num), int(cfg.seed))
-        print(f"int8 calibration: {len(paths)} images, {covered}/{classes} classes")
+        say(f"int8 calibration: {len(paths)} images, {covered}/{classes} classes")
         return common.image_batches(paths, spec, batch, cfg.num_parallel_workers)
-    print("int8 calibration: 8 random batches (no --data_dir: int8 speed is meaningful, its accuracy is not)")
+    say("int8 calibration: 8 random batches (no --data_dir: int8 speed is meaningful, its accuracy is not)")
     rng = np.random.default_rng(int(cfg.seed))
     return iter([(rng.standard_normal(shape).astype(np.float32), None) for _ in range(8)])
 
@@ -132,17 +133,17 @@ def benchmark(recipe, cfg):
 
 
 def print_report(report):
-    print(f"benchmark {report['arch']} ({report['model']}): batch {report['batch_size']}, input "
-          f"{report['input']}, {report['threads']} thread(s), warm-up {report['warmup']}, {report['iters']} "
-          f"iterations; weights: {report['weights']}; files in {report['files']}")
+    say(f"benchmark {report['arch']} ({report['model']}): batch {report['batch_size']}, input "
+        f"{report['input']}, {report['threads']} thread(s), warm-up {report['warmup']}, {report['iters']} "
+        f"iterations; weights: {report['weights']}; files in {report['files']}")
     accuracy = any("top1" in row for row in report["rows"])
-    print("| format | latency p50 (ms/batch) | p90 | throughput (img/s) |" + (" top-1 | top-5 |" if accuracy else ""))
-    print("|---|---|---|---|" + ("---|---|" if accuracy else ""))
+    say("| format | latency p50 (ms/batch) | p90 | throughput (img/s) |" + (" top-1 | top-5 |" if accuracy else ""))
+    say("|---|---|---|---|" + ("---|---|" if accuracy else ""))
     for row in report["rows"]:
         line = f"| {row['format']} | {row['p50_ms']:.2f} | {row['p90_ms']:.2f} | {row['throughput']:.1f} |"
         if accuracy:
             line += f" {100 * row['top1']:.2f}% | {100 * row['top5']:.2f}% |"
-        print(line)
+        say(line)
     for row in report["rows"]:
         if row["note"]:
-            print(f"{row['format']}: {row['note']}")
+            say(f"{row['format']}: {row['note']}")

@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from model_zoo.engine import data
+from model_zoo.engine.console import note, say
 from model_zoo.engine.deploy import common
 from model_zoo.engine.errors import ConfigError, DataError
 
@@ -74,7 +75,7 @@ def preprocess(recipe, cfg):
             labels.append(np.asarray(batch_labels, dtype=np.int32))
         total = int(sum(len(b) for b in labels))
         np.save(out / "cifar10_label_ids.npy", np.concatenate(labels) if labels else np.zeros(0, np.int32))
-        print(f"[INFO] Completed! Total {total} data.")
+        say(f"[INFO] Completed! Total {total} data.")
         return {"count": total, "folder": str(out)}
     index = data.load_index(cfg, False)
     by_name, by_stem = {}, {}
@@ -90,7 +91,7 @@ def preprocess(recipe, cfg):
     (out / "imagenet_label.txt").write_text("".join(f"{stem}:{label}\n" for stem, (_, label) in by_stem.items()),
                                             encoding="utf-8")
     (out / "classes.txt").write_text("".join(f"{name}\n" for name in index.classes), encoding="utf-8")
-    print(f"[INFO] Completed! Total {len(index)} data.")
+    say(f"[INFO] Completed! Total {len(index)} data.")
     return {"count": len(index), "folder": str(out)}
 
 
@@ -156,8 +157,8 @@ def infer(recipe, cfg):
     timing = out / "time_Result"
     timing.mkdir(parents=True, exist_ok=True)
     (timing / TIME_FILE).write_text(line + "\n", encoding="utf-8")
-    print(f"{model.kind.upper()} {source}: {count} input(s) in {calls} call(s) -> {results} ({dtype.name})")
-    print(line)
+    say(f"{model.kind.upper()} {source}: {count} input(s) in {calls} call(s) -> {results} ({dtype.name})")
+    say(line)
     return {"count": count, "average_ms": average, "result_dir": str(results)}
 
 
@@ -210,8 +211,8 @@ def _read_result(path, rows=None, dtype=np.float32, classes=0):
 def _check_finite(outputs, dtype, where):
     if not np.all(np.isfinite(outputs)):
         other = "float16" if np.dtype(dtype) == np.float32 else "float32"
-        print(f"WARNING: the result files in {where} hold NaN/inf read as {np.dtype(dtype).name}; if they were "
-              f"written as {other}, pass --result_dtype {other}")
+        note(f"WARNING: the result files in {where} hold NaN/inf read as {np.dtype(dtype).name}; if they were "
+             f"written as {other}, pass --result_dtype {other}")
 
 
 def _batch_number(path):
@@ -284,7 +285,7 @@ def _imagenet_scores(result_dir, label_path, dtype=np.float32, classes=0):
         raise DataError(f"{len(unlabeled)} result file(s) have no label in {label_path} (first: {unlabeled[0]}); "
                         f"use the label file of the same image folder")
     if len(files) < len(by_stem):
-        print(f"WARNING: {len(by_stem) - len(files)} labelled image(s) have no result file in {result_dir}")
+        note(f"WARNING: {len(by_stem) - len(files)} labelled image(s) have no result file in {result_dir}")
     rows = [_read_result(p, dtype=dtype, classes=classes) for p in files]
     widths = sorted({row.shape[1] for row in rows})
     if len(widths) > 1:
@@ -308,8 +309,10 @@ def postprocess(recipe, cfg):
     _check_finite(outputs, dtype, result_dir)
     counts = common.topk_counts(outputs, labels)
     for line in common.eval_lines(recipe, cfg, counts, _inference_seconds(result_dir)):
-        print(line)
+        say(line)
     tot = max(counts["tot"], 1)
-    print(f"Top1 acc: {counts['top1'] / tot:.6f}")
-    print(f"Top5 acc: {counts['top5'] / tot:.6f}")
+    say(f"Top1 acc: {counts['top1'] / tot:.6f}")
+    say(f"Top5 acc: {counts['top5'] / tot:.6f}")
+    for line in recipe.infer_lines(cfg, counts) if recipe.infer_lines is not None else ():
+        say(line)  # the recipe's own upstream postprocess.py lines
     return counts

@@ -2,6 +2,7 @@
 import importlib
 import sys
 
+from model_zoo.engine.console import note
 from model_zoo.engine.deploy import common
 
 # command -> (module, function); imported on use
@@ -60,12 +61,12 @@ def module_main(argv=None):
     """``python -m model_zoo.engine.deploy COMMAND --model NAME ...``."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] not in COMMANDS:
-        print(usage(), file=sys.stderr)
+        note(usage())
         return 2
     model, rest = split_model(argv[1:])
     if not model:
         from model_zoo.engine.registry import list_recipes
 
-        print(f"error: {argv[0]} needs --model NAME (the recipe: {', '.join(list_recipes())})", file=sys.stderr)
+        note(f"error: {argv[0]} needs --model NAME (the recipe: {', '.join(list_recipes())})")
         return 2
     return main(argv[0], model, rest)

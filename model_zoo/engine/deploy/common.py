@@ -4,11 +4,11 @@ Configuration: the recipe's own YAMLs and aliases (``--config_path``, ``--image_
 plus the deployment keys below, resolved exactly as ``eval.py`` resolves its flags.
 """
 import os
-import sys
 from pathlib import Path
 
 import numpy as np
 
+from model_zoo.engine.console import note
 from model_zoo.engine.errors import ConfigError, DataError, ZooError, first_line
 
 # deployment keys, typed by their default (a recipe YAML defining the same key keeps its own default)
@@ -70,7 +70,8 @@ RESULT_DTYPES = ("float32", "float16")
 def resolve(task, recipe_name, argv, positionals=(), phase="eval"):
     """(recipe, cfg) for a deployment task: the recipe's configuration layers plus the deployment keys; the
     recipe's ``prepare`` sees ``phase`` ('eval', or 'export' where --batch_size is the exported batch)."""
-    from model_zoo.engine.config import ConfigSchema, load_config
+    from model_zoo.engine.cli import recipe_config
+    from model_zoo.engine.config import ConfigSchema
     from model_zoo.engine.registry import get_recipe
 
     recipe = get_recipe(recipe_name)
@@ -81,9 +82,9 @@ def resolve(task, recipe_name, argv, positionals=(), phase="eval"):
         schema.helps.setdefault(key, text)
     schema.choices.setdefault("result_dtype", list(RESULT_DTYPES))
     def build(layer=None):
-        cfg = load_config(schema, argv, recipe.default_config_path(), prog=f"{task}.py",
-                          description=f"{recipe.name} {task} ({recipe.description})", positionals=positionals,
-                          config_dirs=[recipe.folder], weights_layer=layer)
+        cfg = recipe_config(recipe, schema, argv, announce=layer is None, prog=f"{task}.py",
+                            description=f"{recipe.name} {task} ({recipe.description})", positionals=positionals,
+                            weights_layer=layer)
         if recipe.prepare is not None:
             recipe.prepare(cfg, phase)
         if cfg.sources.get("data_path") == "command line" and cfg.sources.get("data_dir") != "command line":
@@ -358,7 +359,7 @@ def checked_images(paths, root, policy="fail"):
     names = ", ".join(f"{os.path.basename(p)} ({why})" for p, why in bad[:3])
     if policy != "skip":
         raise DataError(f"{len(bad)} unusable image(s): {names}; remove them or pass --bad_file_policy=skip")
-    print(f"WARNING: skipping {len(bad)} unusable image(s): {names}", file=sys.stderr)
+    note(f"WARNING: skipping {len(bad)} unusable image(s): {names}")
     drop = {p for p, _ in bad}
     return [p for p in paths if p not in drop]
 

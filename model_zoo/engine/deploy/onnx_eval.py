@@ -4,6 +4,7 @@ The data go through the recipe's own eval pipeline (the very dataset ``eval.py``
 ``evaluate.count_topk``; the recipe prints its ``eval.py`` lines.  The model is ``--model_file`` (or the upstream
 ``--file_name`` / ``--ckpt_files`` spellings); ONNX runs through onnxruntime, MINDIR through GraphCell.
 """
+from model_zoo.engine.console import say
 from model_zoo.engine.deploy import common
 from model_zoo.engine.evaluate import count_topk
 
@@ -24,8 +25,8 @@ def eval_onnx(recipe, cfg):
     source = common.model_path(cfg)
     model = common.ExportedModel(source, cfg)
     use_model_input_size(cfg, model)
-    print(f"load model {source} success")
+    say(f"load model {source} success")
     counts = evaluate_model(recipe, cfg, model)
     for line in common.eval_lines(recipe, cfg, counts):
-        print(line)
+        say(line)
     return counts

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from model_zoo.engine import weights
+from model_zoo.engine.console import say
 from model_zoo.engine.deploy import common, labels
 from model_zoo.engine.errors import ConfigError, DataError
 
@@ -64,12 +65,12 @@ def predict(recipe, cfg):
         for path, ranked, prob in zip(batch_paths, order, probs):
             rows.append({"image": path, "top": [{"rank": r + 1, "class_index": int(c), "label": names[int(c)],
                                                  "probability": float(prob[c])} for r, c in enumerate(ranked)]})
-    print(f"{description}: {len(rows)} image(s), input {spec['image_size'][0]}x{spec['image_size'][1]}, "
-          f"class names from {name_source}")
+    say(f"{description}: {len(rows)} image(s), input {spec['image_size'][0]}x{spec['image_size'][1]}, "
+        f"class names from {name_source}")
     for row in rows:
-        print(row["image"])
+        say(row["image"])
         for entry in row["top"]:
-            print(f"  {entry['rank']}. {entry['probability']:.4f}  {entry['label']}")
+            say(f"  {entry['rank']}. {entry['probability']:.4f}  {entry['label']}")
     write_outputs(rows, cfg.output_csv, cfg.output_json)
     return rows
 
@@ -84,8 +85,8 @@ def write_outputs(rows, csv_path="", json_path=""):
                 for entry in row["top"]:
                     writer.writerow([row["image"], entry["rank"], entry["class_index"], entry["label"],
                                      f"{entry['probability']:.8g}"])
-        print(f"wrote {csv_path}")
+        say(f"wrote {csv_path}")
     if json_path:
         Path(json_path).parent.mkdir(parents=True, exist_ok=True)
         Path(json_path).write_text(json.dumps(rows, indent=1), encoding="utf-8")
-        print(f"wrote {json_path}")
+        say(f"wrote {json_path}")

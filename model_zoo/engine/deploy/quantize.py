@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from model_zoo.engine import data
+from model_zoo.engine.console import note, say
 from model_zoo.engine.deploy import common
 from model_zoo.engine.deploy.onnx_eval import evaluate_model, use_model_input_size
 from model_zoo.engine.errors import ConfigError, ZooError, first_line
@@ -84,7 +85,7 @@ def _at_least_opset(source, target, opset):
     try:
         onnx.save(version_converter.convert_version(model, opset), str(target))
     except Exception as exc:  # the converter does not know every op; ORT then has to cope with the old opset
-        print(f"WARNING: could not convert {source} to opset {opset} ({first_line(exc)})")
+        note(f"WARNING: could not convert {source} to opset {opset} ({first_line(exc)})")
         return source
     return target
 
@@ -106,7 +107,7 @@ def quantize_file(source, target, batches, per_channel=True):
 
             quant_pre_process(str(source), str(prepared), skip_symbolic_shape=False)
         except Exception as exc:  # pre-processing is an optimisation; quantise the file as it is otherwise
-            print(f"WARNING: quant_pre_process failed ({first_line(exc)}); quantising {source} as is")
+            note(f"WARNING: quant_pre_process failed ({first_line(exc)}); quantising {source} as is")
             prepared = Path(source)
         prepared = _at_least_opset(prepared, Path(tmp) / "opset.onnx", QDQ_OPSET)
         root = logging.getLogger()
@@ -152,32 +153,32 @@ def quantize(recipe, cfg):
         raise ConfigError("--calib_num must be positive")
     paths, covered, classes = calibration_paths(index, wanted, int(cfg.seed))
     if covered < classes:
-        print(f"WARNING: {len(paths)} calibration images cover {covered} of {classes} classes; raise --calib_num")
-    print(f"calibration: {len(paths)} images from {index.root}, {covered}/{classes} classes (round-robin)")
+        note(f"WARNING: {len(paths)} calibration images cover {covered} of {classes} classes; raise --calib_num")
+    say(f"calibration: {len(paths)} images from {index.root}, {covered}/{classes} classes (round-robin)")
     spec = common.preprocess_spec(cfg, model=fp32)
     batches = common.image_batches(paths, spec, fp32.batch or 16, cfg.num_parallel_workers)
     quantize_file(source, target, batches, cfg.per_channel)
     int8 = common.ExportedModel(target, cfg)
     report = {"fp32_file": str(source), "int8_file": str(target), "calibration_images": len(paths),
               "calibration_classes": f"{covered}/{classes}"}
-    print(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB; float model {source.stat().st_size / 1e6:.2f} MB)")
+    say(f"wrote {target} ({target.stat().st_size / 1e6:.2f} MB; float model {source.stat().st_size / 1e6:.2f} MB)")
     if common.given(cfg, "data_dir") or common.given(cfg, "eval_data_dir") or not cfg.calib_data_dir:
         for name, model in (("fp32", fp32), ("int8", int8)):
             counts = evaluate_model(recipe, cfg, model)
             tot = max(counts["tot"], 1)
             report[name] = {"top1": counts["top1"] / tot, "top5": counts["top5"] / tot, "tot": counts["tot"]}
-            print(f"{name} ONNX: top1 {100 * counts['top1'] / tot:.2f}% ({counts['top1']}/{counts['tot']}), "
-                  f"top5 {100 * counts['top5'] / tot:.2f}%")
+            say(f"{name} ONNX: top1 {100 * counts['top1'] / tot:.2f}% ({counts['top1']}/{counts['tot']}), "
+                f"top5 {100 * counts['top5'] / tot:.2f}%")
         report["top1_drop"] = report["fp32"]["top1"] - report["int8"]["top1"]
-        print(f"int8 top-1 change: {round(-100 * report['top1_drop'], 2) + 0.0:+.2f} points")
+        say(f"int8 top-1 change: {round(-100 * report['top1_drop'], 2) + 0.0:+.2f} points")
     batch = fp32.batch or 1
     height, width = spec["image_size"]
     sample = np.random.default_rng(0).standard_normal((batch, 3, height, width)).astype(np.float32)
     for name, model in (("fp32", fp32), ("int8", int8)):
         report[f"{name}_ms_p50"] = float(np.percentile(latency_ms(model, sample, cfg.warmup, cfg.iters), 50))
     report["speedup"] = report["fp32_ms_p50"] / max(report["int8_ms_p50"], 1e-9)
-    print(f"latency (batch {batch}, p50 of {int(cfg.iters)}): fp32 {report['fp32_ms_p50']:.2f} ms, "
-          f"int8 {report['int8_ms_p50']:.2f} ms ({report['speedup']:.2f}x)")
+    say(f"latency (batch {batch}, p50 of {int(cfg.iters)}): fp32 {report['fp32_ms_p50']:.2f} ms, "
+        f"int8 {report['int8_ms_p50']:.2f} ms ({report['speedup']:.2f}x)")
     if cfg.output_json:
         Path(cfg.output_json).write_text(json.dumps(report, indent=1), encoding="utf-8")
     return report

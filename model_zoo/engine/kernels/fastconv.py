@@ -30,6 +30,8 @@ from pathlib import Path
 
 from mindspore import ops
 
+from model_zoo.engine.console import note
+
 ENV_SWITCH = "MODEL_ZOO_FAST_CONV"
 HERE = Path(__file__).resolve().parent
 SOURCES = ("onednn_conv.cc", "batch_norm.cc", "pool.h", "dnnl_api.h")
@@ -386,7 +388,7 @@ def enable(log=None):
 
     Never raises: when the kernel cannot be built or loaded it prints (``log``, default stderr) one line saying
     why and how to get it, and MindSpore's own operator runs."""
-    log = log or (lambda line: print(line, file=sys.stderr, flush=True))
+    log = log or note
     if _STATE["status"] is not None:
         return _STATE["status"]
     if os.environ.get(ENV_SWITCH, "1").strip().lower() in ("0", "false", "off", "no"):

@@ -270,3 +270,14 @@ class InceptionV4(nn.Cell):
             x = self.log_softmax(self.logits_bn(x))
         return x
 
+
+
+# ---- upstream public name (src/inceptionv4.py) ----
+def Inceptionv4(in_channels=3, classes=1000, k=192, l=224, m=256, n=384, is_train=True):  # noqa: N802, E741
+    """Upstream ``Inceptionv4(in_channels=3, classes=1000, k=192, l=224, m=256, n=384, is_train=True)``: the
+    upstream head (dropout only with ``is_train``), XavierUniform weights as upstream train.py sets them."""
+    from model_zoo.inceptionv4.src.var_init import initialize
+
+    if (k, l, m, n) != (192, 224, 256, 384):
+        raise ValueError(f"Inception-v4's ReductionA has k, l, m, n = 192, 224, 256, 384; got {k}, {l}, {m}, {n}")
+    return initialize(InceptionV4(classes, head="upstream", in_channels=in_channels, dropout=None if is_train else 0.0))

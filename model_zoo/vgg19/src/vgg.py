@@ -87,6 +87,7 @@ class VGG(nn.Cell):
         self.features = make_features(layers, batch_norm, has_bias, pad_mode, padding)
         self.flatten = nn.Flatten()
         in_features = 512 * (height // 32) * (width // 32)
+        self.fc_grid = (height // 32, width // 32)  # the feature map the first FC layer reads
         self.classifier = nn.SequentialCell([
             nn.Dense(in_features, 4096), nn.ReLU(), nn.Dropout(p=dropout),
             nn.Dense(4096, 4096), nn.ReLU(), nn.Dropout(p=dropout),
@@ -98,6 +99,35 @@ class VGG(nn.Cell):
 
     def construct(self, x):
         return self.classifier(self.flatten(self.features(x)))
+
+
+class DenseVGG(nn.Cell):
+    """The paper's dense evaluation network (sec. 3.2): the VGG's FC layers as convolutions (the first one
+    ``fc_grid``-sized, 7x7 for 224 training, the other two 1x1) on top of the same trunk, applied to the whole
+    image; the class score map is averaged over space.  At the training size the map is 1x1 and the result equals
+    the network's.  Built from a trained :class:`VGG` (its weights copied), for evaluation only."""
+
+    def __init__(self, vgg):
+        super().__init__()
+        self.features = vgg.features
+        dense = [cell for cell in vgg.classifier.cell_list if isinstance(cell, nn.Dense)]
+        kh, kw = vgg.fc_grid
+        kernels = [(kh, kw), (1, 1), (1, 1)]
+        convs = []
+        for layer, kernel in zip(dense, kernels):
+            out_channels, in_features = layer.weight.shape
+            conv = nn.Conv2d(in_features // (kernel[0] * kernel[1]), out_channels, kernel, pad_mode="valid",
+                             has_bias=True)
+            conv.weight.set_data(ms.Tensor(layer.weight.asnumpy().reshape(conv.weight.shape)))
+            conv.bias.set_data(ms.Tensor(layer.bias.asnumpy()))
+            convs.append(conv)
+        self.fc6, self.fc7, self.fc8 = convs
+        self.relu = nn.ReLU()
+
+    def construct(self, x):
+        x = self.relu(self.fc6(self.features(x)))
+        x = self.relu(self.fc7(x))
+        return ops.mean(self.fc8(x), (2, 3))
 
 
 # name -> (config letter, batch norm, paper name)
@@ -118,3 +148,38 @@ def build(name, num_classes=1000, has_bias=True, image_size=(224, 224), dropout=
 
 def count_params(net):
     return sum(int(ops.size(p)) for p in net.trainable_params())
+
+
+# ---- upstream public names (official/cv/VGG/vgg19/src/vgg.py), thin aliases over the classes above ----
+cfg = {"11": CONFIGS["A"], "13": CONFIGS["B"], "16": CONFIGS["D"], "19": CONFIGS["E"]}
+UPSTREAM_ARGS = dict(batch_norm=False, has_bias=False, pad_mode="pad", padding=1, has_dropout=True,
+                     initialize_mode="KaimingNormal", image_size="224,224")  # imagenet2012_config.yaml
+
+
+class Vgg(VGG):
+    """Upstream ``Vgg(base, num_classes=1000, batch_norm=False, batch_size=1, args=None, phase="train",
+    include_top=True)``: ``base`` a layer list of :data:`cfg`, ``args`` the config (has_bias, pad_mode, padding,
+    has_dropout, initialize_mode; missing ones as in imagenet2012_config.yaml), dropout only for phase "train";
+    without ``include_top`` the output is the trunk's feature map."""
+
+    def __init__(self, base, num_classes=1000, batch_norm=False, batch_size=1, args=None, phase="train",
+                 include_top=True):
+        from model_zoo.engine.config import parse_image_size
+        from model_zoo.vgg19.src.var_init import initialize
+
+        arg = {key: getattr(args, key, value) for key, value in UPSTREAM_ARGS.items()}
+        super().__init__(list(base), num_classes, batch_norm, bool(arg["has_bias"]),
+                         parse_image_size(arg["image_size"]), 0.5 if arg["has_dropout"] and phase != "test" else 0.0,
+                         arg["pad_mode"], int(arg["padding"]))
+        self.include_top = include_top
+        initialize(self, arg["initialize_mode"])
+
+    def construct(self, x):
+        x = self.features(x)
+        return self.classifier(self.flatten(x)) if self.include_top else x
+
+
+def vgg19(num_classes=1000, args=None, phase="train", **kwargs):
+    """Upstream ``vgg19(num_classes=1000, args=None, phase="train")``: VGG19 (``args.batch_norm``: VGG19-BN)."""
+    return Vgg(cfg["19"], num_classes=num_classes, args=args, batch_norm=bool(getattr(args, "batch_norm", False)),
+               phase=phase, **kwargs)
