@@ -5,11 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, TINY_VGG, VGG, run_script
 
-VGG = ROOT / "model_zoo" / "vgg19"
-COMMON = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=3",
-          "--device_target=CPU", "--batch_size=4"]
+COMMON = TINY_VGG
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 files are refused in one line, eval.py evaluates converted weights with the preprocessing they expect, and the
 model READMEs' convert and export commands give the PyTorch logits."""
 import csv
-import os
 import re
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, run_script, zoo_env
 
 torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
@@ -180,9 +179,8 @@ def run_convert(*args, block_torch=False, cwd=ROOT):
     code = "import sys; from model_zoo.convert import main; sys.exit(main(sys.argv[1:]))"
     if block_torch:
         code = "import sys; sys.modules['torch'] = None; " + code
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=600)
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                          env=zoo_env(), cwd=cwd, timeout=600)
 
 
 def assert_one_line_error(result, *needles):

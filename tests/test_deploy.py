@@ -1,12 +1,11 @@
 """Deployment end to end: verified export of every family, the 310-style chain against eval.py, predict.py,
 eval_onnx.py, int8 on the handwritten digits, the benchmark, and one-line errors for bad model files.
 
-One module fixture trains the three tiny checkpoints through the upstream train.py command lines (in parallel):
-VGG11-BN for 2 epochs on the 1438 digits (32x32), DenseNet121 (32x32) and InceptionV4 (75x75, reference head) for
-one epoch on the 3-class tiny folder.
+The checkpoints come from the upstream train.py command lines, trained in parallel: VGG11-BN for 2 epochs on the
+1438 digits (32x32, this module's fixture), DenseNet121 (32x32) and InceptionV4 (75x75, reference head) for one
+epoch on the 3-class tiny folder (the session's tiny_trained runs).
 """
 import json
-import os
 import re
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT
+from conftest import ROOT, VGG, zoo_env
 
 INT8_MAX_TOP1_DROP = 0.02  # int8 top-1 may be at most 2 points below the float ONNX on the 359 digit val images
 INT8_TINY_MAX_DROP = 1  # DenseNet121 / InceptionV4 on the 9 tiny val images: int8 may lose at most one of them
@@ -29,6 +28,8 @@ def export_bound(name, scale):
     already 6e-5; its bound is 1e-4 x max |logit| (what the exporter's self-check allows).  DenseNet121 at 1e-4
     absolute: test_densenet121_export_matches_within_1e_4_absolute (well-scaled logits)."""
     return EXPORT_TOLERANCE * (max(1.0, scale) if name == "densenet121" else 1.0)
+
+
 VGG_FLAGS = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=10",
              "--device_target=CPU", "--eval_resize_ratio=1.0"]
 FAMILIES = {
@@ -36,34 +37,23 @@ FAMILIES = {
         train=VGG_FLAGS + ["--batch_size=32", "--lr=0.02", "--has_dropout=False", "--label_smooth=0",
                            "--loss_scale=1.0", "--train_crop_min_scale=0.6", "--hflip=False", "--max_epoch=2",
                            "--T_max=2", "--lr_scheduler=cosine_annealing"],
-        data_flag="--data_dir", out_flag="--ckpt_path", ckpt="*/ckpt_0/0-2_44.ckpt", export=VGG_FLAGS, size=32,
+        ckpt="*/ckpt_0/0-2_44.ckpt", export=VGG_FLAGS, size=32,
         build=lambda create: create("vgg11_bn", num_classes=10, image_size=(32, 32), has_bias=False)),
-    "densenet121": dict(
-        train=["--image_size=32,32", "--num_classes=3", "--per_batch_size=4", "--max_epoch=1", "--lr=0.001",
-               "--device_target=CPU"],
-        data_flag="--train_data_dir", out_flag="--save_ckpt_path", ckpt="0-1_6.ckpt", size=32,
-        export=["--image_size=32,32", "--num_classes=3", "--device_target=CPU"],
+    "densenet121": dict(  # trained by tiny_trained (conftest.TINY_RUNS)
+        size=32, export=["--image_size=32,32", "--num_classes=3", "--device_target=CPU"],
         build=lambda create: create("densenet121", num_classes=3)),
     "inceptionv4": dict(
-        train=["--config_path=default_config_cpu.yaml", "--image_size=75,75", "--num_classes=3", "--batch_size=4",
-               "--epoch_size=1", "--lr_max=0.001", "--head=reference"],
-        data_flag="--dataset_path", out_flag="--ckpt_path", ckpt="ckpts_rank_0/inceptionV4-train-rank0-1_6.ckpt",
         size=75, export=["--config_path=default_config_cpu.yaml", "--width=75", "--height=75", "--num_classes=3",
                          "--head=reference"],
         build=lambda create: create("inception_v4", num_classes=3, head="reference")),
 }
 
 
-def _env():
-    return dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), GLOG_v="3",
-                PYTHON=sys.executable)
-
-
 def start(args, cwd):
     """Start a command (a script path first, run with this Python unless it is a .sh)."""
     args = [str(a) for a in args]
     command = ["bash"] + args if args[0].endswith(".sh") else [sys.executable] + args
-    return subprocess.Popen(command, cwd=str(cwd), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    return subprocess.Popen(command, cwd=str(cwd), env=zoo_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
 
 
@@ -84,25 +74,21 @@ def one_error_line(result):
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_folder, scratch):
-    """{family: dict(checkpoint, data, folder, ...)}: the three tiny checkpoints, trained in parallel."""
+def trained(tiny_trained, tiny_folder, scratch):
+    """{family: dict(checkpoint, data, folder, ...)}: the digits VGG trained here, in parallel with the session's
+    tiny DenseNet121 and InceptionV4 runs (tiny_trained, shared with test_cli_models)."""
     from model_zoo.engine.demo_data import digits_folder
 
     digits = scratch("digits")
     digits_folder(digits, size=32)
-    jobs = {}
-    for name, case in FAMILIES.items():
-        folder = ROOT / "model_zoo" / name
-        out = scratch(f"{name}_train")
-        data = digits if name == "vgg19" else tiny_folder
-        jobs[name] = (start([folder / "train.py", *case["train"], f"{case['data_flag']}={data}",
-                             f"{case['out_flag']}={out}"], folder), out, data, folder)
-    models = {}
-    for name, (process, out, data, folder) in jobs.items():
-        result = finish(process)
-        assert result.returncode == 0, f"{name}: {result.stderr[-2000:]}"
-        checkpoint = next(Path(out).glob(FAMILIES[name]["ckpt"]))
-        models[name] = dict(FAMILIES[name], checkpoint=checkpoint, data=Path(data), folder=folder)
+    vgg, out = FAMILIES["vgg19"], scratch("vgg19_train")
+    process = start([VGG / "train.py", *vgg["train"], f"--data_dir={digits}", f"--ckpt_path={out}"], VGG)
+    tiny = tiny_trained("densenet121", "inceptionv4")
+    result = finish(process)
+    assert result.returncode == 0, f"vgg19: {result.stderr[-2000:]}"
+    models = {"vgg19": dict(vgg, checkpoint=next(out.glob(vgg["ckpt"])), data=digits, folder=VGG)}
+    for name, tiny_run in tiny.items():
+        models[name] = dict(FAMILIES[name], checkpoint=tiny_run.checkpoint, data=tiny_folder, folder=tiny_run.folder)
     return models
 
 

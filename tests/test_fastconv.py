@@ -5,13 +5,11 @@ run; fall back to the native operator with one line when it cannot be built; bui
 native operator; and train to the same loss curve.
 """
 import json
-import os
-import re
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, run_script, zoo_env
 
 RELATIVE = 1e-5  # max |fast - native| <= RELATIVE * max |native|, per output and per gradient
 NETWORKS = {  # the recipes' smallest valid inputs keep every configuration and make the test quick
@@ -193,7 +191,7 @@ def test_builds_once_per_machine(tmp_path):
     """The first process builds into the cache (keyed by sources, MindSpore, its oneDNN, CPU), later ones load it."""
     code = ("import model_zoo, mindspore as ms; from model_zoo.engine.kernels import fastconv; "
             "ms.set_device('CPU'); print(fastconv.enable())")
-    env = dict(os.environ, MODEL_ZOO_CACHE_DIR=str(tmp_path))
+    env = zoo_env(MODEL_ZOO_CACHE_DIR=tmp_path)
     import subprocess
     import sys
 

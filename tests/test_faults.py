@@ -19,13 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, run_script
+from conftest import TINY_VGG, VGG, run_script, zoo_env
 from model_zoo.engine import checkpoint as ckpt_io
 from model_zoo.engine.errors import CheckpointError
 
-VGG = ROOT / "model_zoo" / "vgg19"
-BASE = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=3",
-        "--device_target=CPU", "--batch_size=4", "--lr=0.01"]  # the YAML's dropout (0.5, two layers) stays on
+BASE = TINY_VGG + ["--lr=0.01"]  # the YAML's dropout (0.5, two layers) stays on
 
 
 def _net_params(path):
@@ -44,9 +42,8 @@ def reference_run(tiny_folder, scratch):
 
 def test_sigkill_mid_epoch_then_resume_gives_the_same_weights(reference_run, tmp_path):
     args, reference = reference_run
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, str(VGG / "train.py"), *args, f"--ckpt_path={tmp_path}"], cwd=VGG,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=zoo_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while not list(tmp_path.glob("*/ckpt_0/recovery.ckpt")):
         assert proc.poll() is None and time.time() < deadline, "training ended before a recovery checkpoint"
@@ -84,7 +81,7 @@ def test_same_seed_and_dropout_give_identical_weights(reference_run, tmp_path):
 def _start(args, out, extra=(), env=None):
     """train.py in its own process, its output read line by line (step lines every step: --log_interval=1)."""
     return subprocess.Popen([sys.executable, str(VGG / "train.py"), *args, f"--ckpt_path={out}", "--log_interval=1",
-                             *extra], cwd=VGG, env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})),
+                             *extra], cwd=VGG, env=zoo_env(**(env or {})),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -140,7 +137,7 @@ def test_second_signal_exits_at_once_and_ctrl_c_while_loading_is_quiet(tiny_fold
     assert "Traceback" not in err and not list((tmp_path / "twice").rglob("*.ckpt"))
     print(f"second SIGTERM: exit {time.time() - start:.2f} s after it was sent")
     loading = subprocess.Popen([sys.executable, str(VGG / "train.py"), *args, f"--ckpt_path={tmp_path / 'early'}"],
-                               cwd=VGG, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
+                               cwd=VGG, env=zoo_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)                                                              # MindSpore is still loading
     loading.send_signal(signal.SIGINT)

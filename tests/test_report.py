@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, TINY_VGG, VGG, run_script
 
-VGG = ROOT / "model_zoo" / "vgg19"
-BASE = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=3",
-        "--device_target=CPU", "--batch_size=4", "--lr=0.01", "--has_dropout=False"]
+BASE = TINY_VGG + ["--lr=0.01", "--has_dropout=False"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 

@@ -12,13 +12,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import TINY_VGG, VGG, run_script
 from model_zoo.engine import checkpoint as ckpt_io
 from model_zoo.engine.errors import CheckpointError
 
-VGG = ROOT / "model_zoo" / "vgg19"
-BASE = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=3",
-        "--device_target=CPU", "--batch_size=4", "--lr=0.01", "--has_dropout=False"]
+BASE = TINY_VGG + ["--lr=0.01", "--has_dropout=False"]
 # 4 epochs of 6 steps; evaluated at epochs 2 and 4; a checkpoint every epoch, 2 kept
 EVAL_ARGS = ["--run_eval", "--eval_interval=2", "--ckpt_interval=1", "--keep_checkpoint_max=2"]
 STAMP = "evalrun"

@@ -9,7 +9,6 @@ script with ``MODEL_ZOO_DRY_RUN=1`` (the launcher prints its plan); ``python`` l
 of lines run is printed (``pytest -s``) and kept in the test report.
 """
 import json
-import os
 import re
 import shlex
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, per_proc
+from conftest import ROOT, per_proc, zoo_env
 
 SEEDS = ROOT / "tests" / "data" / "seed_commands.txt"
 SEED_MODEL = {"000": "vgg19", "001": "densenet121", "003": "inceptionv4", "004": "vgg19"}
@@ -76,11 +75,8 @@ def run_line(model, argv):
         cwd = folder / "scripts"                                                # 'bash run_infer_310.sh ...'
     if argv[0] == "python":
         argv = [sys.executable] + argv[1:]
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = dict(os.environ, PYTHON=sys.executable, PYTHONPATH=str(ROOT), PATH=path, MODEL_ZOO_DRY_RUN="1",
-               GLOG_v="3")
-    env.pop("MODEL_ZOO_LAUNCHER", None)
-    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(argv, cwd=cwd, env=zoo_env(MODEL_ZOO_DRY_RUN="1", MODEL_ZOO_LAUNCHER=None),
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"{shlex.join(argv)}\n{result.stdout[-1500:]}\n{result.stderr[-1500:]}"
     return result.stdout, folder
 
