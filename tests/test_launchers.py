@@ -19,7 +19,7 @@ MERGE_HCCL = ROOT / "scripts" / "merge_hccl.py"
 
 
 def run(cmd, cwd=None, env=None):
-    full = zoo_env(MODEL_ZOO_DRY_RUN=None, **(env or {}))   # PATH, PYTHONPATH: nothing for the launcher to add
+    full = zoo_env(**{"MODEL_ZOO_DRY_RUN": None, **(env or {})})   # PATH, PYTHONPATH: nothing for the launcher to add
     return subprocess.run([str(c) for c in cmd], cwd=cwd, env=full, capture_output=True, text=True, timeout=120)
 
 

@@ -6,7 +6,6 @@ of processes, data path, checkpoint, config flags, folders and logs.
 """
 import json
 import re
-import os
 import shutil
 import subprocess
 import sys
@@ -22,7 +21,7 @@ MODELS = ("vgg19", "densenet121", "inceptionv4")
 
 def run(model, script, *args, env=None, cwd=None):
     folder = ZOO / model
-    full = zoo_env(MODEL_ZOO_DRY_RUN="1", MODEL_ZOO_LAUNCHER=None, **(env or {}))
+    full = zoo_env(**{"MODEL_ZOO_DRY_RUN": "1", "MODEL_ZOO_LAUNCHER": None, **(env or {})})
     script_path = f"scripts/{script}" if cwd is None else script
     return subprocess.run(["bash", script_path, *map(str, args)], cwd=cwd or folder, env=full, capture_output=True,
                           text=True, timeout=120)
