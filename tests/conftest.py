@@ -72,10 +72,27 @@ def per_proc(output):
     return procs
 
 
+def start_script(script, *args, cwd=None, env=None):
+    """Start a zoo script in a fresh Python process (zoo_env plus ``env``, text pipes); ``finish`` waits for it.
+    Independent runs started together share the 2 cores better than one after the other."""
+    return subprocess.Popen([sys.executable, str(script), *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=zoo_env(**(env or {})))
+
+
+def finish(process, timeout=900):
+    """The CompletedProcess (text) of a started process; killed if it outlives ``timeout`` seconds."""
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
 def run_script(script, *args, cwd=None, timeout=900, env=None):
     """Run a zoo script in a fresh Python process; returns CompletedProcess (text)."""
-    return subprocess.run([sys.executable, str(script), *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=zoo_env(**(env or {})))
+    return finish(start_script(script, *args, cwd=cwd, env=env), timeout)
 
 
 @pytest.fixture(scope="session")
@@ -104,13 +121,10 @@ def tiny_trained(tiny_folder, tmp_path_factory):
                 out = tmp_path_factory.mktemp(f"tiny_{name}")
                 made.append(out)
                 folder = ROOT / "model_zoo" / name
-                started[name] = (out, folder, subprocess.Popen(
-                    [sys.executable, str(folder / "train.py"), *case["train"], f"{case['data_flag']}={tiny_folder}",
-                     f"{case['out_flag']}={out}"], cwd=folder, env=zoo_env(), stdout=subprocess.PIPE,
-                    stderr=subprocess.PIPE, text=True))
-        finished = {name: (out, folder, subprocess.CompletedProcess(proc.args, proc.returncode,
-                                                                      *proc.communicate(timeout=900)))
-                    for name, (out, folder, proc) in started.items()}
+                started[name] = (out, folder, start_script(folder / "train.py", *case["train"],
+                                                           f"{case['data_flag']}={tiny_folder}",
+                                                           f"{case['out_flag']}={out}", cwd=folder))
+        finished = {name: (out, folder, finish(proc)) for name, (out, folder, proc) in started.items()}
         for name, (out, folder, result) in finished.items():
             assert result.returncode == 0, f"{name}: {result.stderr[-2000:]}"
             (checkpoint,) = Path(out).glob(TINY_RUNS[name]["ckpt"])

@@ -35,12 +35,14 @@ def trained(request, tiny_trained):
     return name, dict(CASES[name], train=run.train), run.folder, run.checkpoint, run.result
 
 
+@pytest.mark.slow
 def test_upstream_checkpoint_name_and_epoch_line(trained):
     name, case, _, checkpoint, result = trained
     assert checkpoint.is_file() and str(checkpoint).endswith(case["ckpt_name"]), checkpoint
     assert re.search(case["epoch_line"], result.stdout, re.M), result.stdout[-1500:]
 
 
+@pytest.mark.slow
 def test_checkpoint_records_the_network_options(trained):
     """Every checkpoint records the recipe's network options, numerics included (the upstream values by default),
     so every tool rebuilds the network that was trained."""
@@ -53,6 +55,7 @@ def test_checkpoint_records_the_network_options(trained):
     assert {key: meta.get(key) for key in expected} == expected
 
 
+@pytest.mark.slow
 def test_eval_line_counts_every_image(trained, tiny_folder, tmp_path):
     name, case, folder, checkpoint, _ = trained
     args = [a for a in case["train"] if not a.startswith(("--max_epoch", "--epoch_size", "--lr"))]
@@ -66,6 +69,7 @@ def test_eval_line_counts_every_image(trained, tiny_folder, tmp_path):
         assert "tot=9)" in result.stdout
 
 
+@pytest.mark.slow
 def test_export_mindir_and_onnx_match_the_network(trained, tmp_path):
     import mindspore as ms
     import onnxruntime as ort

@@ -11,14 +11,14 @@ COMMON = TINY_VGG
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_folder, scratch):
-    out = scratch("vgg_run")
-    result = run_script(VGG / "train.py", *COMMON, f"--data_dir={tiny_folder}", "--max_epoch=1", "--lr=0.01",
-                        f"--ckpt_path={out}", cwd=VGG)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return out, result
+def trained(tiny_trained):
+    """(output folder, train.py's result) of the session's tiny VGG run: COMMON, --max_epoch=1 --lr=0.01."""
+    run = tiny_trained("vgg19")["vgg19"]
+    assert run.train == COMMON + ["--max_epoch=1", "--lr=0.01"]
+    return run.out, run.result
 
 
+@pytest.mark.slow
 def test_train_writes_upstream_checkpoint_and_logs(trained):
     out, result = trained
     checkpoints = list(Path(out).glob("*/ckpt_0/*.ckpt"))
@@ -31,6 +31,7 @@ def test_train_writes_upstream_checkpoint_and_logs(trained):
     assert "arch: vgg11_bn" in (run_dir / "config.yaml").read_text()
 
 
+@pytest.mark.slow
 def test_eval_counts_every_val_image_once(trained, tiny_folder, tmp_path):
     out, _ = trained
     checkpoint = next(Path(out).glob("*/ckpt_0/*.ckpt"))
@@ -46,6 +47,7 @@ def test_eval_counts_every_val_image_once(trained, tiny_folder, tmp_path):
         assert float(top1.group(3)) == pytest.approx(100 * int(top1.group(1)) / 9, abs=0.01)
 
 
+@pytest.mark.slow
 def test_export_mindir_and_onnx_match_the_network(trained, tmp_path):
     import mindspore as ms
     import onnxruntime as ort
@@ -72,6 +74,7 @@ def test_export_mindir_and_onnx_match_the_network(trained, tmp_path):
     assert np.abs(graph(ms.Tensor(x)).asnumpy() - expected).max() < 1e-4
 
 
+@pytest.mark.slow
 def test_export_rebuilds_the_checkpoint_s_network_with_no_flags(trained, tmp_path):
     """A checkpoint trained at 32x32 (vgg11_bn, no conv bias, 3 classes) exports with only --ckpt_file: the model
     folder's export.py and the top-level ``export.py --model vgg19`` read the network from the checkpoint, not from
@@ -113,6 +116,7 @@ def test_bad_input_gives_one_line_and_exit_code(args, code, pattern, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_air_export_off_ascend_is_one_clear_line(trained, tmp_path):
     out, _ = trained
     checkpoint = next(Path(out).glob("*/ckpt_0/*.ckpt"))

@@ -99,6 +99,7 @@ def seeded():
     torch.manual_seed(0)  # the reference models' own initialisation: the same weights on every run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["vgg11", "vgg13_bn", "vgg19_bn"])
 def test_torchvision_vgg_same_logits(arch, tmp_path):
     wrap = {"vgg11": lambda s: {"state_dict": {f"module.{k}": v for k, v in s.items()}},
@@ -131,6 +132,7 @@ def test_timm_vgg_pre_logits_layout_same_logits(tmp_path):
     logits_check(tmp_path, model, "vgg11", 224, suffix=".safetensors")
 
 
+@pytest.mark.slow
 def test_torchvision_densenet121_same_logits(tmp_path):
     logits_check(tmp_path, torchvision.models.densenet121(), "densenet121", 64, batch=2)
 
@@ -291,6 +293,7 @@ def reference_images(folder):
     return torch.stack(images), np.array(labels), len(classes)
 
 
+@pytest.mark.slow
 def test_eval_py_on_converted_densenet121(tiny_folder, tmp_path):
     model = randomize(torchvision.models.densenet121(num_classes=3), seed=3)
     images, labels, num_classes = reference_images(Path(tiny_folder))
@@ -449,6 +452,7 @@ def flag(argv, name):
                 if a == name or a.startswith(name + "="))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["vgg19", "densenet121", "inceptionv4"])
 def test_readme_convert_then_export_give_the_pytorch_logits(recipe, tmp_path):
     """Every convert command of the README, run on the file it names; then the README's export command on what they

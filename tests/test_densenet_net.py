@@ -83,12 +83,14 @@ def _assert_every_param_gets_gradient(net, batch=4, size=32):
     assert dead == []
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["densenet121", "densenet100"])
 def test_backward_reaches_every_parameter(name):
     # random beta breaks the BN scale invariance that otherwise makes stem-gamma gradients eps-sized
     _assert_every_param_gets_gradient(_randomize_bn(getattr(dn, name)(num_classes=10)))
 
 
+@pytest.mark.slow
 def test_transition_pool_switch_changes_op_and_output():
     max_net = dn.densenet121(num_classes=10, transition_pool="max")
     avg_net = dn.densenet121(num_classes=10, transition_pool="avg")

@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, VGG, zoo_env
+from conftest import ROOT, VGG, finish, zoo_env
 
 INT8_MAX_TOP1_DROP = 0.02  # int8 top-1 may be at most 2 points below the float ONNX on the 359 digit val images
 INT8_TINY_MAX_DROP = 1  # DenseNet121 / InceptionV4 on the 9 tiny val images: int8 may lose at most one of them
@@ -55,11 +55,6 @@ def start(args, cwd):
     command = ["bash"] + args if args[0].endswith(".sh") else [sys.executable] + args
     return subprocess.Popen(command, cwd=str(cwd), env=zoo_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-
-
-def finish(process, timeout=900):
-    out, err = process.communicate(timeout=timeout)
-    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def run(args, cwd):
@@ -113,6 +108,7 @@ def exported(trained, scratch):
     return files
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_export_reload_matches_the_network(name, trained, exported):
     import mindspore as ms
@@ -137,6 +133,7 @@ def test_export_reload_matches_the_network(name, trained, exported):
         assert np.abs(got - expected).max() < export_bound(name, scale), (name, fmt, scale)
 
 
+@pytest.mark.slow
 def test_densenet121_export_matches_within_1e_4_absolute(tmp_path):
     """DenseNet121 (freshly initialised: logits of order 1) exported to MINDIR and dynamic-batch ONNX, reloaded:
     max abs difference < 1e-4, as VGG and InceptionV4 meet it with their tiny checkpoints above."""
@@ -159,6 +156,7 @@ def _eval_counts(text):
     return int(top1.group(1)), int(top5.group(1)), int(top1.group(2))
 
 
+@pytest.mark.slow
 def test_310_chain_gives_the_counts_of_eval_py(trained, exported, tmp_path):
     case = trained["vgg19"]
     folder = case["folder"]
@@ -183,6 +181,7 @@ def test_310_chain_gives_the_counts_of_eval_py(trained, exported, tmp_path):
     assert re.fullmatch(r"NN inference cost average time: [\d.]+ ms of infer_count 359\n", timing)
 
 
+@pytest.mark.slow
 def test_readme_step_by_step_310_commands_need_no_config_path(trained, exported, tmp_path):
     """README's three steps, as written (no --config_path, no --dataset): the data and label file pick the ImageNet
     recipe, and the counts are the chain's."""
@@ -202,6 +201,7 @@ def test_readme_step_by_step_310_commands_need_no_config_path(trained, exported,
     assert tot == 359 and top1 >= 300 and re.search(r"^Top1 acc: 0\.\d+$", post.stdout, re.M)
 
 
+@pytest.mark.slow
 def test_inception_310_chain_in_the_r1_form_writes_the_accuracy_line(trained, exported, tmp_path):
     """InceptionV4's README form ``run_infer_310.sh MINDIR_PATH DATA_PATH LABEL_FILE`` (img_id:label file): acc.log
     has upstream postprocess.py's ``========accuracy:...========`` line, with eval.py's count."""
@@ -223,6 +223,7 @@ def test_inception_310_chain_in_the_r1_form_writes_the_accuracy_line(trained, ex
     assert re.search(rf"^========accuracy:{re.escape(str(correct * 100.0 / 9))}========$", acc, re.M), acc
 
 
+@pytest.mark.slow
 def test_eval_onnx_prints_the_eval_lines_of_eval_py(trained, exported, tmp_path):
     case = trained["vgg19"]
     result = run([case["folder"] / "eval_onnx.py", *VGG_FLAGS, f"--data_dir={case['data']}",
@@ -242,6 +243,7 @@ def _probe_image(path):
     return path
 
 
+@pytest.mark.slow
 def test_predict_top5_matches_the_network_softmax(trained, exported, tmp_path):
     import mindspore as ms
 
@@ -281,6 +283,7 @@ def test_predict_top5_matches_the_network_softmax(trained, exported, tmp_path):
     assert (tmp_path / "ckpt.csv").read_text().splitlines()[0] == "image,rank,class_index,label,probability"
 
 
+@pytest.mark.slow
 def test_int8_stays_within_the_stated_drop_on_the_digits(trained, exported, tmp_path):
     case = trained["vgg19"]
     report_file = tmp_path / "int8.json"
@@ -298,6 +301,7 @@ def test_int8_stays_within_the_stated_drop_on_the_digits(trained, exported, tmp_
     assert (tmp_path / "vgg_int8.onnx").stat().st_size < 0.5 * exported[("vgg19", "ONNX")].stat().st_size
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["densenet121", "inceptionv4"])
 def test_int8_stays_within_the_stated_drop_for_densenet_and_inception(name, trained, exported, tmp_path):
     """The other two families through the same quantize.py: calibrated on the 24 tiny train images (every class),
@@ -317,6 +321,7 @@ def test_int8_stays_within_the_stated_drop_for_densenet_and_inception(name, trai
     assert (tmp_path / "int8.onnx").stat().st_size < 0.5 * exported[(name, "ONNX")].stat().st_size
 
 
+@pytest.mark.slow
 def test_fp16_export_as_upstream_densenet_and_the_float16_results_chain(trained, tmp_path):
     """--export_fp16 (upstream DenseNet121 export.py: add_flags_recursive(fp16=True)): MINDIR and ONNX reload and
     match the float16 network; the MINDIR outputs float16; its 310-style results written as float16 are read right
@@ -394,6 +399,7 @@ def test_postprocess_reads_float32_and_float16_result_files(tmp_path):
         cli_deploy("postprocess", flags + ["--result_dtype=int8"])
 
 
+@pytest.mark.slow
 def test_benchmark_reports_every_format(trained, tmp_path):
     case = trained["vgg19"]
     report_file = tmp_path / "bench.json"
@@ -409,6 +415,7 @@ def test_benchmark_reports_every_format(trained, tmp_path):
     assert "| int8 ONNX |" in result.stdout
 
 
+@pytest.mark.slow
 def test_air_export_off_ascend_is_one_line_for_every_family(trained, tmp_path):
     jobs = [start([ROOT / "export.py", "--model", name, *case["export"], f"--ckpt_file={case['checkpoint']}",
                    "--file_format=AIR", f"--file_name={tmp_path / name}"], tmp_path) for name, case in trained.items()]
@@ -418,6 +425,7 @@ def test_air_export_off_ascend_is_one_line_for_every_family(trained, tmp_path):
         assert "--file_format AIR needs an Ascend backend" in one_error_line(result)
 
 
+@pytest.mark.slow
 def test_missing_or_corrupt_model_files_give_one_line(trained, exported, tmp_path):
     case = trained["vgg19"]
     folder = case["folder"]

@@ -76,6 +76,7 @@ def union(msrun_dp, tiny_folder):
     return load(msrun_dp, "final_union.npz")
 
 
+@pytest.mark.slow
 def test_data_parallel_equals_training_on_the_union_batch(msrun_dp, union):
     init0, init1 = load(msrun_dp, "init_rank0.npz"), load(msrun_dp, "init_rank1.npz")
     final0, final1 = load(msrun_dp, "final_rank0.npz"), load(msrun_dp, "final_rank1.npz")
@@ -95,6 +96,7 @@ def test_data_parallel_equals_training_on_the_union_batch(msrun_dp, union):
     assert match and float(match.group(2)) == pytest.approx(8 * 1000 / float(match.group(1)), rel=0.02)  # global
 
 
+@pytest.mark.slow
 def test_two_msrun_nodes_match_two_workers(msrun_dp, tiny_folder, tmp_path):
     port = free_port()
     procs = []
@@ -114,6 +116,7 @@ def test_two_msrun_nodes_match_two_workers(msrun_dp, tiny_folder, tmp_path):
         assert max_diff(load(tmp_path, f"batches_rank{rank}.npz"), load(msrun_dp, f"batches_rank{rank}.npz")) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("mpirun"), reason="OpenMPI is not installed (.ci/run installs it)")
 def test_mpirun_spawned_ranks_match_msrun(msrun_dp, tiny_folder, tmp_path):
     result = None
@@ -132,6 +135,7 @@ def test_mpirun_spawned_ranks_match_msrun(msrun_dp, tiny_folder, tmp_path):
 EVAL_LINE = re.compile(r"after allreduce eval: top([15])_correct=(\d+), tot=(\d+),acc=([\d.]+)%")
 
 
+@pytest.mark.slow
 def test_two_rank_eval_counts_exactly_what_one_process_counts(msrun_dp, tiny_folder, tmp_path):
     checkpoint = next((msrun_dp / "ckpt").glob("*/ckpt_0/*.ckpt"))
     flags = NET + ["--batch_size=4"]

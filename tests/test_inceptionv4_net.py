@@ -22,6 +22,7 @@ def _input(batch=2, size=MIN, seed=0):
     return random_input(batch, size, seed)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head", iv4.HEADS)
 def test_forward_shape_at_min_input_size(head):
     net = iv4.InceptionV4(num_classes=7, head=head)
@@ -41,6 +42,7 @@ def test_min_input_size_is_the_smallest():
         net(_input(batch=1, size=MIN - 1))
 
 
+@pytest.mark.slow
 def test_forward_at_299():
     net = iv4.InceptionV4(num_classes=1000, head="reference")
     net.set_train(False)
@@ -52,6 +54,7 @@ def test_parameter_counts(head, expected):
     assert _count(iv4.InceptionV4(num_classes=1000, head=head)) == expected
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head", iv4.HEADS)
 def test_backward_reaches_every_parameter(head):
     net = _randomize_bn(iv4.InceptionV4(num_classes=10, head=head))
@@ -133,6 +136,7 @@ def test_init_upstream():
     assert np.all(net.features[0].bn.gamma.asnumpy() == 1) and np.all(net.head_bn.moving_variance.asnumpy() == 1)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("head", iv4.HEADS)
 def test_onnx_export_matches_onnxruntime(head, tmp_path):
     import onnxruntime as ort

@@ -208,6 +208,7 @@ def paper_run(digits_idx, scratch):
     return out, result.stdout
 
 
+@pytest.mark.slow
 def test_paper_recipe_trains_on_the_digits(paper_run):
     out, stdout = paper_run
     assert stdout.splitlines()[0] == ("no --config_path: vgg_paper_config.yaml, num_classes=10 "
@@ -232,6 +233,7 @@ def _counts(stdout):
     return int(found.group(1)), int(found.group(3)), int(found.group(2))
 
 
+@pytest.mark.slow
 def test_paper_recipe_evaluates_center_dense_and_multi_crop(paper_run, digits_idx, tmp_path):
     out, stdout = paper_run
     last = int(re.findall(r"^cur epoch 2, .*\(top1_correct=(\d+), tot=359\)$", stdout, re.M)[0])
@@ -249,6 +251,7 @@ def test_paper_recipe_evaluates_center_dense_and_multi_crop(paper_run, digits_id
     assert tot == 359 and top1 > 36 * 1.5 and top5 >= top1
 
 
+@pytest.mark.slow
 def test_dense_eval_at_224_counts_as_the_centre_crop(tmp_path):
     """eval.py --eval_mode dense at Q = 224 on 224x224 images counts what the centre crop counts (no flips)."""
     import mindspore as ms

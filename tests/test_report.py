@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, TINY_VGG, VGG, run_script
+from conftest import ROOT, TINY_VGG, VGG, finish, run_script, start_script
 
 BASE = TINY_VGG + ["--lr=0.01", "--has_dropout=False"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -14,16 +14,18 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 @pytest.fixture(scope="module")
 def two_runs(tiny_folder, scratch):
+    started = [(scratch(f"run{epochs}"), epochs) for epochs in (2, 1)]
+    started = [(out, start_script(VGG / "train.py", *BASE, f"--data_dir={tiny_folder}", f"--max_epoch={epochs}",
+                                  "--run_eval", f"--ckpt_path={out}", cwd=VGG)) for out, epochs in started]
     runs = []
-    for epochs in (2, 1):
-        out = scratch(f"run{epochs}")
-        result = run_script(VGG / "train.py", *BASE, f"--data_dir={tiny_folder}", f"--max_epoch={epochs}",
-                            "--run_eval", f"--ckpt_path={out}", cwd=VGG)
+    for out, proc in started:                                                        # both at once
+        result = finish(proc)
         assert result.returncode == 0, result.stderr[-2000:]
         runs.append((next(Path(out).iterdir()), result.stdout))
     return runs
 
 
+@pytest.mark.slow
 def test_run_folder_has_csv_png_and_summary_matching_the_log(two_runs):
     run_dir, log = two_runs[0]
     rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
@@ -43,6 +45,7 @@ def test_run_folder_has_csv_png_and_summary_matching_the_log(two_runs):
     assert all(Path(p).is_file() for p in summary["checkpoints"])
 
 
+@pytest.mark.slow
 def test_eval_per_class_files_sum_to_the_printed_counts(two_runs, tiny_folder, tmp_path):
     run_dir, _ = two_runs[0]
     checkpoint = next(run_dir.glob("ckpt_0/0-2_6.ckpt"))
@@ -63,6 +66,7 @@ def test_eval_per_class_files_sum_to_the_printed_counts(two_runs, tiny_folder, t
     assert record["top1_correct"] == top1 and record["tot"] == 9
 
 
+@pytest.mark.slow
 def test_report_prints_both_runs_and_draws_them(two_runs, tmp_path):
     out = tmp_path / "both.png"
     result = run_script(ROOT / "model_zoo" / "report.py", *(str(r) for r, _ in two_runs), f"--out={out}")

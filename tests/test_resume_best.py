@@ -35,6 +35,7 @@ def eval_run(tiny_folder, scratch):
     return out, out / STAMP, result.stdout
 
 
+@pytest.mark.slow
 def test_best_ckpt_is_weights_only_with_metadata_and_score(eval_run):
     _, run_dir, log = eval_run
     top1s = _top1s(log)
@@ -52,6 +53,7 @@ def test_best_ckpt_is_weights_only_with_metadata_and_score(eval_run):
     assert summary["best_checkpoint"] == str(best) and summary["best_top1"] == pytest.approx(max(top1s), abs=1e-4)
 
 
+@pytest.mark.slow
 def test_summary_lists_only_checkpoints_that_still_exist(eval_run):
     _, run_dir, _ = eval_run
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -61,6 +63,7 @@ def test_summary_lists_only_checkpoints_that_still_exist(eval_run):
     assert not (run_dir / "ckpt_0" / "0-1_6.ckpt").exists()
 
 
+@pytest.mark.slow
 def test_eval_configures_itself_from_best_ckpt(eval_run, tiny_folder, tmp_path):
     _, run_dir, _ = eval_run
     # no --arch / --num_classes / --image_size: they come from best.ckpt's zoo_* entries
@@ -71,6 +74,7 @@ def test_eval_configures_itself_from_best_ckpt(eval_run, tiny_folder, tmp_path):
     assert re.search(r"top1_correct=\d+, tot=9", result.stdout)
 
 
+@pytest.mark.slow
 def test_resume_auto_never_picks_best_ckpt(eval_run, tmp_path):
     from model_zoo.engine import trainer
     from model_zoo.engine.config import Config
@@ -96,6 +100,7 @@ def test_resume_auto_never_picks_best_ckpt(eval_run, tmp_path):
             trainer.restore(None, path)
 
 
+@pytest.mark.slow
 def test_resume_keeps_best_score_and_checkpoint_limit(eval_run, tiny_folder, tmp_path):
     out, _, log = eval_run
     runs = tmp_path / "runs"

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, TINY_VGG, VGG, run_script, zoo_env
+from conftest import ROOT, TINY_VGG, VGG, finish, run_script, start_script, zoo_env
 from model_zoo.engine import checkpoint as ckpt_io
 
 DENSENET = ROOT / "model_zoo" / "densenet121"
@@ -48,6 +48,7 @@ def _errors(stderr):
 # run folders
 # ---------------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_two_runs_started_together_get_separate_intact_folders(tiny_folder, tmp_path):
     """Both runs get the same stamp (as two runs started in the same second): one folder each, nothing shared."""
     procs = [subprocess.Popen([sys.executable, str(VGG / "train.py"), *VGG_ARGS, f"--data_dir={tiny_folder}",
@@ -104,15 +105,18 @@ def test_seeded_dropout_keeps_the_semantics_and_the_parameter_names():
     assert not np.array_equal(other_rank(x).asnumpy(), first)
 
 
+@pytest.mark.slow
 def test_inceptionv4_upstream_head_trains_to_identical_weights(tmp_path):
     from model_zoo.engine.demo_data import synthetic_folder
 
     data = synthetic_folder(tmp_path / "data", classes=2, per_class=4, val_per_class=1, size=80)  # 2 steps of 4
     args = ["--config_path=default_config_cpu.yaml", "--image_size=75,75", "--num_classes=2", "--batch_size=4",
             "--epoch_size=1", "--lr_max=0.001", "--head=upstream", f"--dataset_path={data}"]
+    runs = {name: start_script(INCEPTION / "train.py", *args, f"--ckpt_path={tmp_path / name}", cwd=INCEPTION)
+            for name in ("a", "b")}                                                  # both at once
     finals = []
-    for name in ("a", "b"):
-        result = run_script(INCEPTION / "train.py", *args, f"--ckpt_path={tmp_path / name}", cwd=INCEPTION)
+    for name, proc in runs.items():
+        result = finish(proc)
         assert result.returncode == 0, result.stderr[-2000:]
         finals.append(tmp_path / name / "ckpts_rank_0" / "inceptionV4-train-rank0-1_2.ckpt")
     assert json.loads(ckpt_io.read(finals[0])["zoo_rng_state"]) == {"dropout_calls": [2]}   # the head's Dropout(0.8)
@@ -154,6 +158,7 @@ def _process_tree(pid):
     return tree
 
 
+@pytest.mark.slow
 def test_two_ranks_sigkill_and_resume_auto_match_the_uninterrupted_job(tiny_folder, tmp_path):
     """2 ranks (msrun), dropout on: the uninterrupted job and a job killed (SIGKILL, all its processes) after a
     recovery checkpoint, then resumed with --resume auto, end with identical weights."""
@@ -411,6 +416,7 @@ def test_gpu_script_without_a_gpu_stops_before_spawning(tiny_folder, tmp_path):
     assert "started" not in result.stderr and not list(tmp_path.iterdir())        # nothing spawned, no log folder
 
 
+@pytest.mark.slow
 def test_failed_worker_is_the_last_line_without_msrun_traceback(tiny_folder, tmp_path):
     result = subprocess.run(["bash", str(VGG / "scripts" / "run_distribute_train_cpu.sh"), str(tiny_folder), "2",
                              f"--master_port={_free_port()}", "--batch_size=64", "--max_epoch=1",
@@ -496,6 +502,7 @@ def test_merge_hccl_validates_schema_and_duplicates(tmp_path):
 # ModelArts
 # ---------------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_modelarts_job_keeps_outputs_under_output_path_and_syncs_them_on_sigterm(tiny_folder, tmp_path):
     bucket, cache = tmp_path / "obs", tmp_path / "cache"
     outside = tmp_path / "elsewhere"

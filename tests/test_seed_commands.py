@@ -9,10 +9,12 @@ script with ``MODEL_ZOO_DRY_RUN=1`` (the launcher prints its plan); ``python`` l
 of lines run is printed (``pytest -s``) and kept in the test report.
 """
 import json
+import os
 import re
 import shlex
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -159,6 +161,7 @@ def expected_for(seed, command):
     return dict(matches[0])
 
 
+@pytest.mark.slow
 def test_every_seed_command_runs_as_a_dry_run_with_the_seed_meaning(files, capsys):
     lines = seed_lines()
     assert {seed[:3] for seed, _ in lines} == {"000", "001", "002", "003", "004"}  # every seed was read
@@ -170,7 +173,7 @@ def test_every_seed_command_runs_as_a_dry_run_with_the_seed_meaning(files, capsy
         assert extract(seeds) == SEEDS.read_text(encoding="utf-8").splitlines()
     commands = [(seed, command) for seed, command in lines if command]
     assert len(commands) == 19
-    ran = []
+    cases = []
     for seed, command in commands:
         model = SEED_MODEL[seed[:3]]
         versions = PAPER_VERSIONS if seed.startswith("004") else ("",)
@@ -180,13 +183,16 @@ def test_every_seed_command_runs_as_a_dry_run_with_the_seed_meaning(files, capsy
         line_files = dict(files, root=files["root"] / "absent", ckpt=files["root"] / "absent" / "w.ckpt") \
             if command.startswith("python") else files
         for version in versions:
-            argv = concrete(command, line_files, version or "A")
             expected = expected_for(seed, command)
             if version:
                 expected["arch"] = PAPER_ARCH[version]
-            out, folder = run_line(model, argv)
-            ran.append(f"{seed}: {shlex.join(argv)}")
-            check(expected, out, folder, line_files, model)
+            cases.append((seed, model, concrete(command, line_files, version or "A"), expected, line_files))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # independent processes: as many as cores
+        outputs = list(pool.map(lambda case: run_line(case[1], case[2]), cases))
+    ran = []
+    for (seed, model, argv, expected, line_files), (out, folder) in zip(cases, outputs):
+        ran.append(f"{seed}: {shlex.join(argv)}")
+        check(expected, out, folder, line_files, model)
     with capsys.disabled():
         print(f"\nseed command lines run as dry runs ({len(ran)}):")
         for line in ran:

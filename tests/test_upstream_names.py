@@ -101,6 +101,7 @@ EXPECTED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", sorted(SNIPPETS))
 def test_upstream_src_names_build_from_the_model_folder(model, tiny_folder, cifar_root, tmp_path):
     script = tmp_path / "user_script.py"
