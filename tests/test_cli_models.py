@@ -3,7 +3,7 @@ import re
 import numpy as np
 import pytest
 
-from conftest import run_script
+from conftest import finish, run_script, start_script
 
 EXPORT_TOLERANCE = 1e-4
 STAMP = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}:INFO:"
@@ -78,9 +78,11 @@ def test_export_mindir_and_onnx_match_the_network(trained, tmp_path):
     from model_zoo.engine.registry import create_model
 
     name, case, folder, checkpoint, _ = trained
-    for fmt in ("MINDIR", "ONNX"):
-        result = run_script(folder / "export.py", *case["export"], f"{case['export_ckpt_flag']}={checkpoint}",
-                            f"--file_format={fmt}", f"--file_name={tmp_path / name}", cwd=folder)
+    runs = [start_script(folder / "export.py", *case["export"], f"{case['export_ckpt_flag']}={checkpoint}",
+                         f"--file_format={fmt}", f"--file_name={tmp_path / name}", cwd=folder)
+            for fmt in ("MINDIR", "ONNX")]                                           # both at once
+    for run in runs:
+        result = finish(run)
         assert result.returncode == 0, result.stderr[-2000:]
     size = 32 if name == "densenet121" else 75
     net = (create_model("densenet121", num_classes=3) if name == "densenet121"

@@ -5,7 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, TINY_VGG, VGG, run_script
+from conftest import ROOT, TINY_VGG, VGG, finish, run_script, start_script
 
 COMMON = TINY_VGG
 
@@ -35,9 +35,11 @@ def test_train_writes_upstream_checkpoint_and_logs(trained):
 def test_eval_counts_every_val_image_once(trained, tiny_folder, tmp_path):
     out, _ = trained
     checkpoint = next(Path(out).glob("*/ckpt_0/*.ckpt"))
-    for target in (checkpoint, checkpoint.parent):                   # a file or a folder of checkpoints
-        result = run_script(VGG / "eval.py", *COMMON, f"--data_dir={tiny_folder}", f"--pre_trained={target}",
-                            f"--log_path={tmp_path}", cwd=VGG)
+    runs = [start_script(VGG / "eval.py", *COMMON, f"--data_dir={tiny_folder}", f"--pre_trained={target}",
+                         f"--log_path={tmp_path / str(i)}", cwd=VGG)
+            for i, target in enumerate((checkpoint, checkpoint.parent))]    # a file or a folder of checkpoints
+    for run in runs:
+        result = finish(run)
         assert result.returncode == 0, result.stderr[-2000:]
         top1 = re.search(r"after allreduce eval: top1_correct=(\d+), tot=(\d+),acc=([\d.]+)%\(TOP1\)", result.stdout)
         top5 = re.search(r"after allreduce eval: top5_correct=(\d+), tot=(\d+),acc=([\d.]+)%\(TOP5\)", result.stdout)
@@ -57,9 +59,11 @@ def test_export_mindir_and_onnx_match_the_network(trained, tmp_path):
 
     out, _ = trained
     checkpoint = next(Path(out).glob("*/ckpt_0/*.ckpt"))
-    for fmt, suffix in (("MINDIR", ".mindir"), ("ONNX", ".onnx")):
-        result = run_script(VGG / "export.py", *COMMON, f"--ckpt_file={checkpoint}", f"--file_format={fmt}",
-                            f"--file_name={tmp_path / 'vgg'}", "--batch_size=2", cwd=VGG)
+    runs = {suffix: start_script(VGG / "export.py", *COMMON, f"--ckpt_file={checkpoint}", f"--file_format={fmt}",
+                                 f"--file_name={tmp_path / 'vgg'}", "--batch_size=2", cwd=VGG)
+            for fmt, suffix in (("MINDIR", ".mindir"), ("ONNX", ".onnx"))}
+    for suffix, run in runs.items():
+        result = finish(run)
         assert result.returncode == 0, result.stderr[-2000:]
         assert re.search(r"max abs diff vs network: [\d.e-]+", result.stdout)
         assert (tmp_path / f"vgg{suffix}").stat().st_size > 1000
@@ -87,10 +91,11 @@ def test_export_rebuilds_the_checkpoint_s_network_with_no_flags(trained, tmp_pat
 
     out, _ = trained
     checkpoint = next(Path(out).glob("*/ckpt_0/*.ckpt"))
-    folder = run_script(VGG / "export.py", f"--ckpt_file={checkpoint}", "--file_format=ONNX", "--batch_size=1",
-                        f"--file_name={tmp_path / 'folder'}", "--device_target=CPU", cwd=tmp_path)
-    top = run_script(ROOT / "export.py", "--model", "vgg19", f"--ckpt_file={checkpoint}", "--file_format=ONNX",
-                     f"--file_name={tmp_path / 'top'}", "--batch_size=1", "--device_target=CPU", cwd=tmp_path)
+    folder = start_script(VGG / "export.py", f"--ckpt_file={checkpoint}", "--file_format=ONNX", "--batch_size=1",
+                          f"--file_name={tmp_path / 'folder'}", "--device_target=CPU", cwd=tmp_path)
+    top = start_script(ROOT / "export.py", "--model", "vgg19", f"--ckpt_file={checkpoint}", "--file_format=ONNX",
+                       f"--file_name={tmp_path / 'top'}", "--batch_size=1", "--device_target=CPU", cwd=tmp_path)
+    folder, top = finish(folder), finish(top)
     recipe, cfg = resolve("eval", "vgg19", [f"--pre_trained={checkpoint}"])
     net = weights.network(recipe, cfg, "test", checkpoint, log=None)
     net.set_train(False)

@@ -13,19 +13,18 @@ PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def two_runs(tiny_folder, scratch):
-    started = [(scratch(f"run{epochs}"), epochs) for epochs in (2, 1)]
-    started = [(out, start_script(VGG / "train.py", *BASE, f"--data_dir={tiny_folder}", f"--max_epoch={epochs}",
-                                  "--run_eval", f"--ckpt_path={out}", cwd=VGG)) for out, epochs in started]
-    runs = []
-    for out, proc in started:                                                        # both at once
-        result = finish(proc)
-        assert result.returncode == 0, result.stderr[-2000:]
-        runs.append((next(Path(out).iterdir()), result.stdout))
-    return runs
+def two_runs(tiny_folder, tiny_trained, scratch):
+    """[(run folder, console)]: a 2-epoch run with --run_eval (trained here), then the session's tiny VGG run
+    (1 epoch, no eval), both VGG11-BN on tiny_folder."""
+    out = scratch("run2")
+    proc = start_script(VGG / "train.py", *BASE, f"--data_dir={tiny_folder}", "--max_epoch=2", "--run_eval",
+                        f"--ckpt_path={out}", cwd=VGG)
+    other = tiny_trained("vgg19")["vgg19"]                                           # trains meanwhile if not yet
+    result = finish(proc)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return [(next(Path(out).iterdir()), result.stdout), (other.checkpoint.parents[1], other.result.stdout)]
 
 
-@pytest.mark.slow
 def test_run_folder_has_csv_png_and_summary_matching_the_log(two_runs):
     run_dir, log = two_runs[0]
     rows = list(csv.DictReader(open(run_dir / "metrics.csv")))
