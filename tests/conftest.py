@@ -110,7 +110,7 @@ def tiny_trained(tiny_folder, tmp_path_factory):
     first use (several at once in parallel) and shared by every test that needs "some trained checkpoint of this
     recipe".  ``run`` has ``checkpoint``, ``out`` (the output folder), ``folder`` (the model folder), ``result``
     (train.py's CompletedProcess) and ``train`` (its flags).  A test that needs its own run (resume, signals, other
-    flags) trains it itself.  Deleted at the end of the session (about 0.5 GB for the three)."""
+    flags) trains it itself.  Deleted at the end of the session (about 0.8 GB for the three)."""
     runs, made = {}, []
 
     def get(*models):
