@@ -337,10 +337,10 @@ def test_the_engine_reads_declarations_without_the_model_packages():
 @pytest.mark.parametrize("model, args, form, device, device_id, preprocess", [
     ("vgg19", ["{m}", "imagenet2012", "{d}", "y", "GPU", "3"], "zoo", "GPU", "3", True),
     ("vgg19", ["{m}", "imagenet2012", "{d}", "y"], "zoo", "CPU", "0", True),
-    ("vgg19", ["{m}", "imagenet2012", "{d}", "n", "2"], "vgg19-r1", "Ascend", "2", False),   # r1.x: DEVICE_ID 5th
-    ("densenet121", ["{m}", "ImageNet", "{d}", "{l}", "1"], "densenet121-r1", "Ascend", "1", False),
-    ("inceptionv4", ["{m}", "{d}", "{l}", "4"], "inceptionv4-r1", "Ascend", "4", False),
-    ("inceptionv4", ["{m}", "{d}", "{l}"], "inceptionv4-r1", "CPU", "0", False),
+    ("vgg19", ["{m}", "imagenet2012", "{d}", "n", "2"], "r1-device-id", "Ascend", "2", False),   # r1.x: DEVICE_ID 5th
+    ("densenet121", ["{m}", "ImageNet", "{d}", "{l}", "1"], "r1-label-file", "Ascend", "1", False),
+    ("inceptionv4", ["{m}", "{d}", "{l}", "4"], "r1-images-labels", "Ascend", "4", False),
+    ("inceptionv4", ["{m}", "{d}", "{l}"], "r1-images-labels", "CPU", "0", False),
 ])
 def test_infer_310_takes_every_upstream_form(tiny_folder, tmp_path, model, args, form, device, device_id, preprocess):
     mindir, labels = tmp_path / "net.mindir", tmp_path / "labels.txt"

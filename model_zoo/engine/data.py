@@ -7,7 +7,7 @@ Layouts:
     ``{name: label}``;
   * CIFAR-10 binary batches (``cifar-10-batches-bin`` / ``cifar-10-verify-bin`` or the bin folder itself);
   * CIFAR-100 binary (``cifar-100-binary/train.bin`` / ``test.bin``, fine labels) and MNIST idx files
-    (``train-images-idx3-ubyte`` ... ``t10k-labels-idx1-ubyte``), the other data sets of the VGG paper recipe.
+    (``train-images-idx3-ubyte`` ... ``t10k-labels-idx1-ubyte``), the other data sets of the paper recipe.
 
 Image files are indexed in Python (sorted, hidden and non-image files left out, see :mod:`model_zoo.engine.verify`)
 and fed as raw bytes through ``GeneratorDataset``; decoding and augmentation run in MindSpore's map workers
@@ -473,7 +473,7 @@ def cifar_ops(training, image_size=(32, 32), mean=(0.4914, 0.4822, 0.4465), std=
 
 def fixed_scale_train_ops(image_size, scale, mean=IMAGENET_MEAN, std=IMAGENET_STD, hflip=True, color_jitter=0.0,
                           decode=True, scale_factor=255.0):
-    """The VGG paper's fixed-scale training: (decode,) isotropic resize to short side ``scale`` (S), a random
+    """The paper recipe's fixed-scale training: (decode,) isotropic resize to short side ``scale`` (S), a random
     ``image_size`` crop, (flip, jitter,) normalise, HWC2CHW."""
     import mindspore.dataset.vision as V
 

@@ -105,7 +105,7 @@ def network_predictor(net):
 
 
 # ---------------------------------------------------------------------------------------------------------------
-# dense and multi-crop evaluation (the VGG paper, sec. 3.2)
+# dense and multi-crop evaluation (Simonyan & Zisserman 2015, sec. 3.2)
 # ---------------------------------------------------------------------------------------------------------------
 
 EVAL_MODES = ("center", "dense", "multi_crop", "dense+multi_crop")

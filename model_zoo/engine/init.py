@@ -77,7 +77,7 @@ def xavier_all_weights(net):
             _set(param, init.Zero())
 
 
-# upstream src/utils/var_init.py names (VGG, DenseNet): Kaiming initializers and the PyTorch-default cell init
+# upstream src/utils/var_init.py names: Kaiming initializers and the PyTorch-default cell init
 class KaimingNormal(init.HeNormal):
     """Upstream ``KaimingNormal(a=0, mode='fan_in', nonlinearity='leaky_relu')`` (MindSpore's HeNormal)."""
 

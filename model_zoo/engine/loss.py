@@ -32,7 +32,7 @@ def smoothing_factor(label_smooth, label_smooth_factor):
 
 
 class CrossEntropy(CrossEntropySmooth):
-    """Upstream ``src/crossentropy.py`` signature (VGG, DenseNet):
+    """Upstream ``src/crossentropy.py`` signature:
     ``CrossEntropy(smooth_factor=0., num_classes=1000)``."""
 
     def __init__(self, smooth_factor=0.0, num_classes=1000):

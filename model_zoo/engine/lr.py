@@ -52,8 +52,8 @@ def warmup_cosine_per_step(steps_per_epoch, total_epochs, lr_init, lr_end, lr_ma
 
 
 def by_name(cfg, steps_per_epoch, allowed=("step", "exponential", "cosine_annealing")):
-    """The upstream ``lr_scheduler`` switch (the recipes that have it share the formulas).  ``plateau`` (the VGG
-    paper: lr / 10 when the val accuracy stops improving) is a constant ``lr`` here; the trainer lowers it at run
+    """The upstream ``lr_scheduler`` switch (the recipes that have it share the formulas).  ``plateau`` (the
+    paper recipe's: lr / 10 when the val accuracy stops improving) is a constant ``lr`` here; the trainer lowers it at run
     time."""
     from model_zoo.engine.config import parse_int_list
     from model_zoo.engine.errors import ConfigError

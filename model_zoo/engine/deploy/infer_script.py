@@ -7,17 +7,17 @@ arguments themselves:
 
 * zoo / master ``run_infer_cpp.sh`` form: ``MINDIR_PATH DATASET_NAME DATA_PATH NEED_PREPROCESS [DEVICE_TARGET]
   [DEVICE_ID]`` (DATASET_NAME imagenet2012|imagenet|cifar10|folder, NEED_PREPROCESS y|n);
-* VGG r1.x: ``MINDIR_PATH DATASET_NAME DATA_PATH NEED_PREPROCESS DEVICE_ID`` (a number in 5th place is the device
+* r1.x device-id form: ``MINDIR_PATH DATASET_NAME DATA_PATH NEED_PREPROCESS DEVICE_ID`` (a number in 5th place is the device
   id; the device is then Ascend, the 310's);
-* DenseNet r1.x: ``MINDIR_PATH DATASET DATA_PATH LABEL_FILE [DEVICE_ID]`` (a label file in 4th place, ``img_id:label``
+* r1.x label-file form: ``MINDIR_PATH DATASET DATA_PATH LABEL_FILE [DEVICE_ID]`` (a label file in 4th place, ``img_id:label``
   lines; ``ImageNet`` any case; upstream read the device id from the 4th argument, a bug: here the 5th);
-* InceptionV4 r1.x: ``MINDIR_PATH DATA_PATH LABEL_FILE [DEVICE_ID]`` (no data-set name: ImageNet images).
+* r1.x images-and-labels form: ``MINDIR_PATH DATA_PATH LABEL_FILE [DEVICE_ID]`` (no data-set name: ImageNet images).
 
 Steps (as upstream): preprocess (when asked) -> ``preprocess_Result/`` and ``preprocess.log``; inference ->
 ``result_Files/<name>_0.bin``, ``time_Result/`` and ``infer.log`` (the user's compiled
 ``<model>/ascend310_infer/out/main`` on Ascend when it exists, else the Python runner); postprocess -> ``acc.log``
 (the recipe's eval lines, ``Top1 acc`` / ``Top5 acc`` and the recipe's upstream postprocess lines, e.g.
-InceptionV4's ``accuracy:``), printed at the end.  ``MODEL_ZOO_DRY_RUN=1`` or ``--dry_run`` prints the resolved form,
+``accuracy:``), printed at the end.  ``MODEL_ZOO_DRY_RUN=1`` or ``--dry_run`` prints the resolved form,
 the three commands and their logs, and runs nothing.  A bad argument prints the usage and one ``error:`` line
 (exit 1).
 """
@@ -32,9 +32,9 @@ from pathlib import Path
 DATASETS = ("imagenet2012", "imagenet", "cifar10", "folder")
 USAGE = ("usage: bash scripts/run_infer_310.sh MINDIR_PATH DATASET_NAME DATA_PATH NEED_PREPROCESS [DEVICE_TARGET] "
          "[DEVICE_ID] [--key=value ...]\n"
-         "   or: bash scripts/run_infer_310.sh MINDIR_PATH DATASET_NAME DATA_PATH NEED_PREPROCESS DEVICE_ID (VGG r1)\n"
-         "   or: bash scripts/run_infer_310.sh MINDIR_PATH DATASET DATA_PATH LABEL_FILE [DEVICE_ID]  (DenseNet r1.x)\n"
-         "   or: bash scripts/run_infer_310.sh MINDIR_PATH DATA_PATH LABEL_FILE [DEVICE_ID]  (InceptionV4 r1.x)")
+         "   or: bash scripts/run_infer_310.sh MINDIR_PATH DATASET_NAME DATA_PATH NEED_PREPROCESS DEVICE_ID\n"
+         "   or: bash scripts/run_infer_310.sh MINDIR_PATH DATASET DATA_PATH LABEL_FILE [DEVICE_ID]\n"
+         "   or: bash scripts/run_infer_310.sh MINDIR_PATH DATA_PATH LABEL_FILE [DEVICE_ID]")
 
 
 class UsageError(Exception):
@@ -93,10 +93,10 @@ def parse(args):
     if not model.is_file():
         raise UsageError(f"model file {model} not found (MINDIR_PATH)")
     second = positional[1]
-    if second.lower() not in DATASETS:                      # InceptionV4 r1.x: MINDIR DATA_PATH LABEL_FILE [ID]
+    if second.lower() not in DATASETS:                      # r1.x: MINDIR DATA_PATH LABEL_FILE [ID]
         if len(positional) > 4:
             raise UsageError(f"DATASET_NAME must be imagenet2012 or cifar10, got {second!r}")
-        job = Job("inceptionv4-r1", model, "imagenet2012", Path(second), False,
+        job = Job("r1-images-labels", model, "imagenet2012", Path(second), False,
                   device_id=_device_id(positional[3]) if len(positional) == 4 else "0",
                   label_file=Path(positional[2]))
         job.device = _offline_device() if len(positional) == 4 else "CPU"
@@ -107,18 +107,18 @@ def parse(args):
         rest = positional[4:]
         if fourth.lower() in ("y", "n"):
             job = Job("zoo", model, dataset, data, fourth.lower() == "y")
-            if len(rest) == 1 and rest[0].isdigit():         # VGG r1.x: ... NEED_PREPROCESS DEVICE_ID
-                job.form, job.device, job.device_id = "vgg19-r1", _offline_device(), rest[0]
+            if len(rest) == 1 and rest[0].isdigit():         # r1.x: ... NEED_PREPROCESS DEVICE_ID
+                job.form, job.device, job.device_id = "r1-device-id", _offline_device(), rest[0]
             elif rest:
                 job.device = _device(rest[0])
                 job.device_id = _device_id(rest[1]) if len(rest) > 1 else "0"
-        elif Path(fourth).is_file():                           # DenseNet r1.x: ... LABEL_FILE [DEVICE_ID]
+        elif Path(fourth).is_file():                           # r1.x: ... LABEL_FILE [DEVICE_ID]
             if dataset == "cifar10":
                 raise UsageError("the LABEL_FILE form reads ImageNet images; for CIFAR-10 use MINDIR_PATH cifar10 "
                                  "DATA_PATH y (the zoo form, which writes the .bin batches)")
             if len(rest) > 1:
                 raise UsageError(f"unexpected argument {rest[1]!r}")
-            job = Job("densenet121-r1", model, dataset, data, False, device=_offline_device() if rest else "CPU",
+            job = Job("r1-label-file", model, dataset, data, False, device=_offline_device() if rest else "CPU",
                       device_id=_device_id(rest[0]) if rest else "0", label_file=Path(fourth))
         else:
             raise UsageError(f"NEED_PREPROCESS must be y or n (or a LABEL_FILE that exists), got {fourth!r}")
