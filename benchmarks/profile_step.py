@@ -121,7 +121,7 @@ def main(argv=None):
         print(f"{kind:<22} {impl:<42} {prop:<18} {millis:9.1f} {millis / 1000 / per_step:6.1%} "
               f"{count // len(step_s):6d}")
     if args.top:
-        print(f"most expensive shapes (ms/step):")
+        print("most expensive shapes (ms/step):")
         for (kind, prop, shape), millis in sorted(shapes.items(), key=lambda kv: -kv[1])[:args.top]:
             print(f"  {millis / len(step_s):8.1f}  {kind} {prop} {shape}")
     if args.json:

@@ -20,8 +20,9 @@ RESULT_TAG = "BENCH_RESULT "
 MODELS = {
     "vgg19": dict(recipe="vgg19", size=224, quick_size=64, zoo=("vgg19", {}), timm="vgg19", mindcv="vgg19",
                   mindcv_min=224, zoo_size_kw=True),
-    "densenet121": dict(recipe="densenet121", size=224, quick_size=64, zoo=("densenet121", {"transition_pool": "avg"}),
-                        timm="densenet121", mindcv="densenet121", mindcv_min=32),
+    "densenet121": dict(recipe="densenet121", size=224, quick_size=64,  # timm's numerics (avg transitions, padding)
+                        zoo=("densenet121", {"transition_pool": "avg", "stem_pool": "symmetric"}), timm="densenet121",
+                        mindcv="densenet121", mindcv_min=32),
     "inception_v4": dict(recipe="inceptionv4", size=299, quick_size=75, zoo=("inception_v4", {"head": "reference"}),
                          timm="inception_v4", mindcv="inception_v4", mindcv_min=75),
 }
