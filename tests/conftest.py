@@ -1,16 +1,55 @@
-"""Shared test fixtures.  ``import model_zoo`` first: it puts MindSpore on the fast CPU path before it loads."""
+"""Shared test helpers and fixtures.  ``import model_zoo`` first: it puts MindSpore on the fast CPU path.
+
+Quick loop while editing: ``python -m pytest -q -m "not slow" tests`` (CI and README run everything: no ``-m``).
+"""
 import os
 import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import model_zoo  # noqa: F401
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+VGG = ROOT / "model_zoo" / "vgg19"
 os.environ.setdefault("GLOG_v", "3")
+
+# The tiny VGG of the tests: VGG11-BN at 32x32 on tiny_folder's 3 classes (6 steps of batch 4 per epoch), the ImageNet
+# YAML otherwise as it is (dropout on).  Tests add --lr, --has_dropout, --max_epoch, ... to it.
+TINY_VGG = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=3",
+            "--device_target=CPU", "--batch_size=4"]
+
+# One tiny training run per recipe through its upstream train.py command line, on tiny_folder (6 steps of batch 4):
+# the flags, the data/output flag names and the checkpoint the run writes.
+TINY_RUNS = {
+    "vgg19": dict(train=TINY_VGG + ["--max_epoch=1", "--lr=0.01"], data_flag="--data_dir", out_flag="--ckpt_path",
+                  ckpt="*/ckpt_0/0-1_6.ckpt"),
+    "densenet121": dict(train=["--image_size=32,32", "--num_classes=3", "--per_batch_size=4", "--max_epoch=1",
+                               "--lr=0.001", "--device_target=CPU"],
+                        data_flag="--train_data_dir", out_flag="--save_ckpt_path", ckpt="0-1_6.ckpt"),
+    "inceptionv4": dict(train=["--config_path=default_config_cpu.yaml", "--image_size=75,75", "--num_classes=3",
+                               "--batch_size=4", "--epoch_size=1", "--lr_max=0.001", "--head=reference"],
+                        data_flag="--dataset_path", out_flag="--ckpt_path",
+                        ckpt="ckpts_rank_0/inceptionV4-train-rank0-1_6.ckpt"),
+}
+
+
+def zoo_env(**extra):
+    """The environment of every zoo subprocess a test starts: this checkout first on PYTHONPATH, this venv's ``bin``
+    first on PATH and in PYTHON (the bash launchers run ``$PYTHON``), MindSpore's C++ log quiet (GLOG_v=3, the tests
+    read stderr line by line), then ``extra``: a value None removes the variable, others are turned into strings."""
+    env = dict(os.environ, GLOG_v="3", PYTHON=sys.executable,
+               PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
+               PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH", "")])))
+    for key, value in extra.items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = str(value)
+    return env
 
 
 def per_proc(output):
@@ -33,12 +72,27 @@ def per_proc(output):
     return procs
 
 
+def start_script(script, *args, cwd=None, env=None):
+    """Start a zoo script in a fresh Python process (zoo_env plus ``env``, text pipes); ``finish`` waits for it.
+    Independent runs started together share the 2 cores better than one after the other."""
+    return subprocess.Popen([sys.executable, str(script), *map(str, args)], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=zoo_env(**(env or {})))
+
+
+def finish(process, timeout=900):
+    """The CompletedProcess (text) of a started process; killed if it outlives ``timeout`` seconds."""
+    try:
+        out, err = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
 def run_script(script, *args, cwd=None, timeout=900, env=None):
     """Run a zoo script in a fresh Python process; returns CompletedProcess (text)."""
-    full_env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    full_env.update(env or {})
-    return subprocess.run([sys.executable, str(script), *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=timeout, env=full_env)
+    return finish(start_script(script, *args, cwd=cwd, env=env), timeout)
 
 
 @pytest.fixture(scope="session")
@@ -48,6 +102,39 @@ def tiny_folder(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("tiny")
     return synthetic_folder(root, classes=3, per_class=8, val_per_class=3, size=40)
+
+
+@pytest.fixture(scope="session")
+def tiny_trained(tiny_folder, tmp_path_factory):
+    """``tiny_trained(*models)`` -> {model: run}: the TINY_RUNS training of each model, run once per session at its
+    first use (several at once in parallel) and shared by every test that needs "some trained checkpoint of this
+    recipe".  ``run`` has ``checkpoint``, ``out`` (the output folder), ``folder`` (the model folder), ``result``
+    (train.py's CompletedProcess) and ``train`` (its flags).  A test that needs its own run (resume, signals, other
+    flags) trains it itself.  Deleted at the end of the session (about 0.8 GB for the three)."""
+    runs, made = {}, []
+
+    def get(*models):
+        started = {}
+        for name in models:
+            if name not in runs and name not in started:
+                case = TINY_RUNS[name]
+                out = tmp_path_factory.mktemp(f"tiny_{name}")
+                made.append(out)
+                folder = ROOT / "model_zoo" / name
+                started[name] = (out, folder, start_script(folder / "train.py", *case["train"],
+                                                           f"{case['data_flag']}={tiny_folder}",
+                                                           f"{case['out_flag']}={out}", cwd=folder))
+        finished = {name: (out, folder, finish(proc)) for name, (out, folder, proc) in started.items()}
+        for name, (out, folder, result) in finished.items():
+            assert result.returncode == 0, f"{name}: {result.stderr[-2000:]}"
+            (checkpoint,) = Path(out).glob(TINY_RUNS[name]["ckpt"])
+            runs[name] = SimpleNamespace(checkpoint=checkpoint, out=Path(out), folder=folder, result=result,
+                                         train=TINY_RUNS[name]["train"])
+        return {name: runs[name] for name in models}
+
+    yield get
+    for path in made:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -24,3 +24,13 @@ def randomize_bn(net, seed=0):
             cell.moving_mean.set_data(ms.Tensor(rng.normal(0, 0.2, n).astype(np.float32)))
             cell.moving_variance.set_data(ms.Tensor(rng.uniform(0.5, 1.5, n).astype(np.float32)))
     return net
+
+
+def parameter_names(net, expected, heads):
+    """The network's parameter names, after checking that they include ``expected``, all start with one of ``heads``
+    and equal each Parameter's own name (checkpoint keys == hierarchical names)."""
+    names = {name for name, _ in net.parameters_and_names()}
+    assert expected <= names, sorted(expected - names)
+    assert all(n.startswith(heads) for n in names)
+    assert all(p.name == n for n, p in net.parameters_and_names())
+    return names

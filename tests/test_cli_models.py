@@ -1,32 +1,25 @@
 """DenseNet and InceptionV4 end to end through their upstream command lines and checkpoint names."""
 import re
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import finish, run_script, start_script
 
 EXPORT_TOLERANCE = 1e-4
 STAMP = r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}:INFO:"
 
-CASES = {
+CASES = {  # the training flags and checkpoint: conftest.TINY_RUNS (tiny_trained)
     "densenet121": dict(
-        train=["--image_size=32,32", "--num_classes=3", "--per_batch_size=4", "--max_epoch=1", "--lr=0.001",
-               "--device_target=CPU"],
-        data_flag="--train_data_dir", eval_data_flag="--eval_data_dir", out_flag="--save_ckpt_path",
-        ckpt_glob="0-1_6.ckpt", ckpt_flag="--ckpt_files", export_ckpt_flag="--ckpt_files",
+        ckpt_name="/0-1_6.ckpt", eval_data_flag="--eval_data_dir", ckpt_flag="--ckpt_files",
+        export_ckpt_flag="--ckpt_files",
         export=["--image_size=32,32", "--num_classes=3", "--batch_size=2", "--device_target=CPU"],
         # upstream LOGGER prefix on the console too (README: 2020-08-22 16:58:56,617:INFO:epoch[0], ...)
         epoch_line=STAMP + r"epoch\[0\], iter\[5\], loss:[\d.]+, epoch_time:[\d.]+ ms, per_step_time:[\d.]+ ms, "
                    r"mean_fps:[\d.]+ imgs/sec\n" + STAMP + "local passed$",
         eval_line=r"after allreduce eval: top1_correct=(\d+), tot=(\d+), acc=[\d.]+%"),
     "inceptionv4": dict(
-        train=["--config_path=default_config_cpu.yaml", "--image_size=75,75", "--num_classes=3", "--batch_size=4",
-               "--epoch_size=1", "--lr_max=0.001", "--head=reference"],
-        data_flag="--dataset_path", eval_data_flag="--dataset_path", out_flag="--ckpt_path",
-        ckpt_glob="ckpts_rank_0/inceptionV4-train-rank0-1_6.ckpt", ckpt_flag="--checkpoint_path",
-        export_ckpt_flag="--ckpt_file",
+        ckpt_name="/ckpts_rank_0/inceptionV4-train-rank0-1_6.ckpt", eval_data_flag="--dataset_path",
+        ckpt_flag="--checkpoint_path", export_ckpt_flag="--ckpt_file",
         export=["--config_path=default_config_cpu.yaml", "--width=75", "--height=75", "--num_classes=3",
                 "--head=reference", "--batch_size=2"],
         epoch_line=r"^epoch: 1 step: 6, loss is [\d.]+$",
@@ -35,40 +28,39 @@ CASES = {
 
 
 @pytest.fixture(scope="module", params=sorted(CASES))
-def trained(request, tiny_folder, scratch):
+def trained(request, tiny_trained):
+    """(name, case, model folder, checkpoint, train.py's result) of the session's tiny run (both trained at once)."""
     name = request.param
-    case = CASES[name]
-    folder = ROOT / "model_zoo" / name
-    out = scratch(f"{name}_run")
-    result = run_script(folder / "train.py", *case["train"], f"{case['data_flag']}={tiny_folder}",
-                        f"{case['out_flag']}={out}", cwd=folder)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return name, case, folder, out, result
+    run = tiny_trained(*CASES)[name]
+    return name, dict(CASES[name], train=run.train), run.folder, run.checkpoint, run.result
 
 
+@pytest.mark.slow
 def test_upstream_checkpoint_name_and_epoch_line(trained):
-    name, case, _, out, result = trained
-    assert (Path(out) / case["ckpt_glob"]).is_file(), sorted(str(p) for p in Path(out).rglob("*.ckpt"))
+    name, case, _, checkpoint, result = trained
+    assert checkpoint.is_file() and str(checkpoint).endswith(case["ckpt_name"]), checkpoint
     assert re.search(case["epoch_line"], result.stdout, re.M), result.stdout[-1500:]
 
 
+@pytest.mark.slow
 def test_checkpoint_records_the_network_options(trained):
     """Every checkpoint records the recipe's network options, numerics included (the upstream values by default),
     so every tool rebuilds the network that was trained."""
     from model_zoo.engine.weights_meta import read_meta
 
-    name, case, _, out, _ = trained
-    meta = read_meta(Path(out) / case["ckpt_glob"])
+    name, case, _, checkpoint, _ = trained
+    meta = read_meta(checkpoint)
     expected = {"densenet121": {"transition_pool": "max", "stem_pool": "same"},
                 "inceptionv4": {"head": "reference", "bn_eps": 1e-5, "bn_momentum": 0.997}}[name]
     assert {key: meta.get(key) for key in expected} == expected
 
 
+@pytest.mark.slow
 def test_eval_line_counts_every_image(trained, tiny_folder, tmp_path):
-    name, case, folder, out, _ = trained
+    name, case, folder, checkpoint, _ = trained
     args = [a for a in case["train"] if not a.startswith(("--max_epoch", "--epoch_size", "--lr"))]
     result = run_script(folder / "eval.py", *args, f"{case['eval_data_flag']}={tiny_folder}",
-                        f"{case['ckpt_flag']}={Path(out) / case['ckpt_glob']}", f"--log_path={tmp_path}", cwd=folder)
+                        f"{case['ckpt_flag']}={checkpoint}", f"--log_path={tmp_path}", cwd=folder)
     assert result.returncode == 0, result.stderr[-2000:]
     assert re.search(case["eval_line"], result.stdout), result.stdout[-1500:]
     if name == "densenet121":
@@ -77,6 +69,7 @@ def test_eval_line_counts_every_image(trained, tiny_folder, tmp_path):
         assert "tot=9)" in result.stdout
 
 
+@pytest.mark.slow
 def test_export_mindir_and_onnx_match_the_network(trained, tmp_path):
     import mindspore as ms
     import onnxruntime as ort
@@ -84,11 +77,12 @@ def test_export_mindir_and_onnx_match_the_network(trained, tmp_path):
     from model_zoo.engine import checkpoint as ckpt_io
     from model_zoo.engine.registry import create_model
 
-    name, case, folder, out, _ = trained
-    checkpoint = Path(out) / case["ckpt_glob"]
-    for fmt in ("MINDIR", "ONNX"):
-        result = run_script(folder / "export.py", *case["export"], f"{case['export_ckpt_flag']}={checkpoint}",
-                            f"--file_format={fmt}", f"--file_name={tmp_path / name}", cwd=folder)
+    name, case, folder, checkpoint, _ = trained
+    runs = [start_script(folder / "export.py", *case["export"], f"{case['export_ckpt_flag']}={checkpoint}",
+                         f"--file_format={fmt}", f"--file_name={tmp_path / name}", cwd=folder)
+            for fmt in ("MINDIR", "ONNX")]                                           # both at once
+    for run in runs:
+        result = finish(run)
         assert result.returncode == 0, result.stderr[-2000:]
     size = 32 if name == "densenet121" else 75
     net = (create_model("densenet121", num_classes=3) if name == "densenet121"

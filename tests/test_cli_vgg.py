@@ -5,22 +5,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, TINY_VGG, VGG, finish, run_script, start_script
 
-VGG = ROOT / "model_zoo" / "vgg19"
-COMMON = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=3",
-          "--device_target=CPU", "--batch_size=4"]
+COMMON = TINY_VGG
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_folder, scratch):
-    out = scratch("vgg_run")
-    result = run_script(VGG / "train.py", *COMMON, f"--data_dir={tiny_folder}", "--max_epoch=1", "--lr=0.01",
-                        f"--ckpt_path={out}", cwd=VGG)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return out, result
+def trained(tiny_trained):
+    """(output folder, train.py's result) of the session's tiny VGG run: COMMON, --max_epoch=1 --lr=0.01."""
+    run = tiny_trained("vgg19")["vgg19"]
+    assert run.train == COMMON + ["--max_epoch=1", "--lr=0.01"]
+    return run.out, run.result
 
 
+@pytest.mark.slow
 def test_train_writes_upstream_checkpoint_and_logs(trained):
     out, result = trained
     checkpoints = list(Path(out).glob("*/ckpt_0/*.ckpt"))
@@ -33,12 +31,15 @@ def test_train_writes_upstream_checkpoint_and_logs(trained):
     assert "arch: vgg11_bn" in (run_dir / "config.yaml").read_text()
 
 
+@pytest.mark.slow
 def test_eval_counts_every_val_image_once(trained, tiny_folder, tmp_path):
     out, _ = trained
     checkpoint = next(Path(out).glob("*/ckpt_0/*.ckpt"))
-    for target in (checkpoint, checkpoint.parent):                   # a file or a folder of checkpoints
-        result = run_script(VGG / "eval.py", *COMMON, f"--data_dir={tiny_folder}", f"--pre_trained={target}",
-                            f"--log_path={tmp_path}", cwd=VGG)
+    runs = [start_script(VGG / "eval.py", *COMMON, f"--data_dir={tiny_folder}", f"--pre_trained={target}",
+                         f"--log_path={tmp_path / str(i)}", cwd=VGG)
+            for i, target in enumerate((checkpoint, checkpoint.parent))]    # a file or a folder of checkpoints
+    for run in runs:
+        result = finish(run)
         assert result.returncode == 0, result.stderr[-2000:]
         top1 = re.search(r"after allreduce eval: top1_correct=(\d+), tot=(\d+),acc=([\d.]+)%\(TOP1\)", result.stdout)
         top5 = re.search(r"after allreduce eval: top5_correct=(\d+), tot=(\d+),acc=([\d.]+)%\(TOP5\)", result.stdout)
@@ -48,6 +49,7 @@ def test_eval_counts_every_val_image_once(trained, tiny_folder, tmp_path):
         assert float(top1.group(3)) == pytest.approx(100 * int(top1.group(1)) / 9, abs=0.01)
 
 
+@pytest.mark.slow
 def test_export_mindir_and_onnx_match_the_network(trained, tmp_path):
     import mindspore as ms
     import onnxruntime as ort
@@ -57,9 +59,11 @@ def test_export_mindir_and_onnx_match_the_network(trained, tmp_path):
 
     out, _ = trained
     checkpoint = next(Path(out).glob("*/ckpt_0/*.ckpt"))
-    for fmt, suffix in (("MINDIR", ".mindir"), ("ONNX", ".onnx")):
-        result = run_script(VGG / "export.py", *COMMON, f"--ckpt_file={checkpoint}", f"--file_format={fmt}",
-                            f"--file_name={tmp_path / 'vgg'}", "--batch_size=2", cwd=VGG)
+    runs = {suffix: start_script(VGG / "export.py", *COMMON, f"--ckpt_file={checkpoint}", f"--file_format={fmt}",
+                                 f"--file_name={tmp_path / 'vgg'}", "--batch_size=2", cwd=VGG)
+            for fmt, suffix in (("MINDIR", ".mindir"), ("ONNX", ".onnx"))}
+    for suffix, run in runs.items():
+        result = finish(run)
         assert result.returncode == 0, result.stderr[-2000:]
         assert re.search(r"max abs diff vs network: [\d.e-]+", result.stdout)
         assert (tmp_path / f"vgg{suffix}").stat().st_size > 1000
@@ -74,6 +78,7 @@ def test_export_mindir_and_onnx_match_the_network(trained, tmp_path):
     assert np.abs(graph(ms.Tensor(x)).asnumpy() - expected).max() < 1e-4
 
 
+@pytest.mark.slow
 def test_export_rebuilds_the_checkpoint_s_network_with_no_flags(trained, tmp_path):
     """A checkpoint trained at 32x32 (vgg11_bn, no conv bias, 3 classes) exports with only --ckpt_file: the model
     folder's export.py and the top-level ``export.py --model vgg19`` read the network from the checkpoint, not from
@@ -86,10 +91,11 @@ def test_export_rebuilds_the_checkpoint_s_network_with_no_flags(trained, tmp_pat
 
     out, _ = trained
     checkpoint = next(Path(out).glob("*/ckpt_0/*.ckpt"))
-    folder = run_script(VGG / "export.py", f"--ckpt_file={checkpoint}", "--file_format=ONNX", "--batch_size=1",
-                        f"--file_name={tmp_path / 'folder'}", "--device_target=CPU", cwd=tmp_path)
-    top = run_script(ROOT / "export.py", "--model", "vgg19", f"--ckpt_file={checkpoint}", "--file_format=ONNX",
-                     f"--file_name={tmp_path / 'top'}", "--batch_size=1", "--device_target=CPU", cwd=tmp_path)
+    folder = start_script(VGG / "export.py", f"--ckpt_file={checkpoint}", "--file_format=ONNX", "--batch_size=1",
+                          f"--file_name={tmp_path / 'folder'}", "--device_target=CPU", cwd=tmp_path)
+    top = start_script(ROOT / "export.py", "--model", "vgg19", f"--ckpt_file={checkpoint}", "--file_format=ONNX",
+                       f"--file_name={tmp_path / 'top'}", "--batch_size=1", "--device_target=CPU", cwd=tmp_path)
+    folder, top = finish(folder), finish(top)
     recipe, cfg = resolve("eval", "vgg19", [f"--pre_trained={checkpoint}"])
     net = weights.network(recipe, cfg, "test", checkpoint, log=None)
     net.set_train(False)
@@ -115,6 +121,7 @@ def test_bad_input_gives_one_line_and_exit_code(args, code, pattern, tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 def test_air_export_off_ascend_is_one_clear_line(trained, tmp_path):
     out, _ = trained
     checkpoint = next(Path(out).glob("*/ckpt_0/*.ckpt"))

@@ -2,7 +2,6 @@
 files are refused in one line, eval.py evaluates converted weights with the preprocessing they expect, and the
 model READMEs' convert and export commands give the PyTorch logits."""
 import csv
-import os
 import re
 import subprocess
 import sys
@@ -11,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, run_script, zoo_env
 
 torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
@@ -100,6 +99,7 @@ def seeded():
     torch.manual_seed(0)  # the reference models' own initialisation: the same weights on every run
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("arch", ["vgg11", "vgg13_bn", "vgg19_bn"])
 def test_torchvision_vgg_same_logits(arch, tmp_path):
     wrap = {"vgg11": lambda s: {"state_dict": {f"module.{k}": v for k, v in s.items()}},
@@ -132,6 +132,7 @@ def test_timm_vgg_pre_logits_layout_same_logits(tmp_path):
     logits_check(tmp_path, model, "vgg11", 224, suffix=".safetensors")
 
 
+@pytest.mark.slow
 def test_torchvision_densenet121_same_logits(tmp_path):
     logits_check(tmp_path, torchvision.models.densenet121(), "densenet121", 64, batch=2)
 
@@ -180,9 +181,8 @@ def run_convert(*args, block_torch=False, cwd=ROOT):
     code = "import sys; from model_zoo.convert import main; sys.exit(main(sys.argv[1:]))"
     if block_torch:
         code = "import sys; sys.modules['torch'] = None; " + code
-    env = dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True, env=env,
-                          cwd=cwd, timeout=600)
+    return subprocess.run([sys.executable, "-c", code, *map(str, args)], capture_output=True, text=True,
+                          env=zoo_env(), cwd=cwd, timeout=600)
 
 
 def assert_one_line_error(result, *needles):
@@ -293,6 +293,7 @@ def reference_images(folder):
     return torch.stack(images), np.array(labels), len(classes)
 
 
+@pytest.mark.slow
 def test_eval_py_on_converted_densenet121(tiny_folder, tmp_path):
     model = randomize(torchvision.models.densenet121(num_classes=3), seed=3)
     images, labels, num_classes = reference_images(Path(tiny_folder))
@@ -451,6 +452,7 @@ def flag(argv, name):
                 if a == name or a.startswith(name + "="))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("recipe", ["vgg19", "densenet121", "inceptionv4"])
 def test_readme_convert_then_export_give_the_pytorch_logits(recipe, tmp_path):
     """Every convert command of the README, run on the file it names; then the README's export command on what they

@@ -1,12 +1,11 @@
 """Deployment end to end: verified export of every family, the 310-style chain against eval.py, predict.py,
 eval_onnx.py, int8 on the handwritten digits, the benchmark, and one-line errors for bad model files.
 
-One module fixture trains the three tiny checkpoints through the upstream train.py command lines (in parallel):
-VGG11-BN for 2 epochs on the 1438 digits (32x32), DenseNet121 (32x32) and InceptionV4 (75x75, reference head) for
-one epoch on the 3-class tiny folder.
+The checkpoints come from the upstream train.py command lines, trained in parallel: VGG11-BN for 2 epochs on the
+1438 digits (32x32, this module's fixture), DenseNet121 (32x32) and InceptionV4 (75x75, reference head) for one
+epoch on the 3-class tiny folder (the session's tiny_trained runs).
 """
 import json
-import os
 import re
 import subprocess
 import sys
@@ -16,7 +15,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT
+from conftest import ROOT, VGG, finish, zoo_env
 
 INT8_MAX_TOP1_DROP = 0.02  # int8 top-1 may be at most 2 points below the float ONNX on the 359 digit val images
 INT8_TINY_MAX_DROP = 1  # DenseNet121 / InceptionV4 on the 9 tiny val images: int8 may lose at most one of them
@@ -29,6 +28,8 @@ def export_bound(name, scale):
     already 6e-5; its bound is 1e-4 x max |logit| (what the exporter's self-check allows).  DenseNet121 at 1e-4
     absolute: test_densenet121_export_matches_within_1e_4_absolute (well-scaled logits)."""
     return EXPORT_TOLERANCE * (max(1.0, scale) if name == "densenet121" else 1.0)
+
+
 VGG_FLAGS = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=10",
              "--device_target=CPU", "--eval_resize_ratio=1.0"]
 FAMILIES = {
@@ -36,40 +37,24 @@ FAMILIES = {
         train=VGG_FLAGS + ["--batch_size=32", "--lr=0.02", "--has_dropout=False", "--label_smooth=0",
                            "--loss_scale=1.0", "--train_crop_min_scale=0.6", "--hflip=False", "--max_epoch=2",
                            "--T_max=2", "--lr_scheduler=cosine_annealing"],
-        data_flag="--data_dir", out_flag="--ckpt_path", ckpt="*/ckpt_0/0-2_44.ckpt", export=VGG_FLAGS, size=32,
+        ckpt="*/ckpt_0/0-2_44.ckpt", export=VGG_FLAGS, size=32,
         build=lambda create: create("vgg11_bn", num_classes=10, image_size=(32, 32), has_bias=False)),
-    "densenet121": dict(
-        train=["--image_size=32,32", "--num_classes=3", "--per_batch_size=4", "--max_epoch=1", "--lr=0.001",
-               "--device_target=CPU"],
-        data_flag="--train_data_dir", out_flag="--save_ckpt_path", ckpt="0-1_6.ckpt", size=32,
-        export=["--image_size=32,32", "--num_classes=3", "--device_target=CPU"],
+    "densenet121": dict(  # trained by tiny_trained (conftest.TINY_RUNS)
+        size=32, export=["--image_size=32,32", "--num_classes=3", "--device_target=CPU"],
         build=lambda create: create("densenet121", num_classes=3)),
     "inceptionv4": dict(
-        train=["--config_path=default_config_cpu.yaml", "--image_size=75,75", "--num_classes=3", "--batch_size=4",
-               "--epoch_size=1", "--lr_max=0.001", "--head=reference"],
-        data_flag="--dataset_path", out_flag="--ckpt_path", ckpt="ckpts_rank_0/inceptionV4-train-rank0-1_6.ckpt",
         size=75, export=["--config_path=default_config_cpu.yaml", "--width=75", "--height=75", "--num_classes=3",
                          "--head=reference"],
         build=lambda create: create("inception_v4", num_classes=3, head="reference")),
 }
 
 
-def _env():
-    return dict(os.environ, PYTHONPATH=str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", ""), GLOG_v="3",
-                PYTHON=sys.executable)
-
-
 def start(args, cwd):
     """Start a command (a script path first, run with this Python unless it is a .sh)."""
     args = [str(a) for a in args]
     command = ["bash"] + args if args[0].endswith(".sh") else [sys.executable] + args
-    return subprocess.Popen(command, cwd=str(cwd), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    return subprocess.Popen(command, cwd=str(cwd), env=zoo_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
-
-
-def finish(process, timeout=900):
-    out, err = process.communicate(timeout=timeout)
-    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
 
 
 def run(args, cwd):
@@ -84,25 +69,21 @@ def one_error_line(result):
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_folder, scratch):
-    """{family: dict(checkpoint, data, folder, ...)}: the three tiny checkpoints, trained in parallel."""
+def trained(tiny_trained, tiny_folder, scratch):
+    """{family: dict(checkpoint, data, folder, ...)}: the digits VGG trained here, in parallel with the session's
+    tiny DenseNet121 and InceptionV4 runs (tiny_trained, shared with test_cli_models)."""
     from model_zoo.engine.demo_data import digits_folder
 
     digits = scratch("digits")
     digits_folder(digits, size=32)
-    jobs = {}
-    for name, case in FAMILIES.items():
-        folder = ROOT / "model_zoo" / name
-        out = scratch(f"{name}_train")
-        data = digits if name == "vgg19" else tiny_folder
-        jobs[name] = (start([folder / "train.py", *case["train"], f"{case['data_flag']}={data}",
-                             f"{case['out_flag']}={out}"], folder), out, data, folder)
-    models = {}
-    for name, (process, out, data, folder) in jobs.items():
-        result = finish(process)
-        assert result.returncode == 0, f"{name}: {result.stderr[-2000:]}"
-        checkpoint = next(Path(out).glob(FAMILIES[name]["ckpt"]))
-        models[name] = dict(FAMILIES[name], checkpoint=checkpoint, data=Path(data), folder=folder)
+    vgg, out = FAMILIES["vgg19"], scratch("vgg19_train")
+    process = start([VGG / "train.py", *vgg["train"], f"--data_dir={digits}", f"--ckpt_path={out}"], VGG)
+    tiny = tiny_trained("densenet121", "inceptionv4")
+    result = finish(process)
+    assert result.returncode == 0, f"vgg19: {result.stderr[-2000:]}"
+    models = {"vgg19": dict(vgg, checkpoint=next(out.glob(vgg["ckpt"])), data=digits, folder=VGG)}
+    for name, tiny_run in tiny.items():
+        models[name] = dict(FAMILIES[name], checkpoint=tiny_run.checkpoint, data=tiny_folder, folder=tiny_run.folder)
     return models
 
 
@@ -127,6 +108,7 @@ def exported(trained, scratch):
     return files
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(FAMILIES))
 def test_export_reload_matches_the_network(name, trained, exported):
     import mindspore as ms
@@ -151,6 +133,7 @@ def test_export_reload_matches_the_network(name, trained, exported):
         assert np.abs(got - expected).max() < export_bound(name, scale), (name, fmt, scale)
 
 
+@pytest.mark.slow
 def test_densenet121_export_matches_within_1e_4_absolute(tmp_path):
     """DenseNet121 (freshly initialised: logits of order 1) exported to MINDIR and dynamic-batch ONNX, reloaded:
     max abs difference < 1e-4, as VGG and InceptionV4 meet it with their tiny checkpoints above."""
@@ -173,6 +156,7 @@ def _eval_counts(text):
     return int(top1.group(1)), int(top5.group(1)), int(top1.group(2))
 
 
+@pytest.mark.slow
 def test_310_chain_gives_the_counts_of_eval_py(trained, exported, tmp_path):
     case = trained["vgg19"]
     folder = case["folder"]
@@ -197,6 +181,7 @@ def test_310_chain_gives_the_counts_of_eval_py(trained, exported, tmp_path):
     assert re.fullmatch(r"NN inference cost average time: [\d.]+ ms of infer_count 359\n", timing)
 
 
+@pytest.mark.slow
 def test_readme_step_by_step_310_commands_need_no_config_path(trained, exported, tmp_path):
     """README's three steps, as written (no --config_path, no --dataset): the data and label file pick the ImageNet
     recipe, and the counts are the chain's."""
@@ -216,6 +201,7 @@ def test_readme_step_by_step_310_commands_need_no_config_path(trained, exported,
     assert tot == 359 and top1 >= 300 and re.search(r"^Top1 acc: 0\.\d+$", post.stdout, re.M)
 
 
+@pytest.mark.slow
 def test_inception_310_chain_in_the_r1_form_writes_the_accuracy_line(trained, exported, tmp_path):
     """InceptionV4's README form ``run_infer_310.sh MINDIR_PATH DATA_PATH LABEL_FILE`` (img_id:label file): acc.log
     has upstream postprocess.py's ``========accuracy:...========`` line, with eval.py's count."""
@@ -237,6 +223,7 @@ def test_inception_310_chain_in_the_r1_form_writes_the_accuracy_line(trained, ex
     assert re.search(rf"^========accuracy:{re.escape(str(correct * 100.0 / 9))}========$", acc, re.M), acc
 
 
+@pytest.mark.slow
 def test_eval_onnx_prints_the_eval_lines_of_eval_py(trained, exported, tmp_path):
     case = trained["vgg19"]
     result = run([case["folder"] / "eval_onnx.py", *VGG_FLAGS, f"--data_dir={case['data']}",
@@ -256,6 +243,7 @@ def _probe_image(path):
     return path
 
 
+@pytest.mark.slow
 def test_predict_top5_matches_the_network_softmax(trained, exported, tmp_path):
     import mindspore as ms
 
@@ -295,6 +283,7 @@ def test_predict_top5_matches_the_network_softmax(trained, exported, tmp_path):
     assert (tmp_path / "ckpt.csv").read_text().splitlines()[0] == "image,rank,class_index,label,probability"
 
 
+@pytest.mark.slow
 def test_int8_stays_within_the_stated_drop_on_the_digits(trained, exported, tmp_path):
     case = trained["vgg19"]
     report_file = tmp_path / "int8.json"
@@ -312,6 +301,7 @@ def test_int8_stays_within_the_stated_drop_on_the_digits(trained, exported, tmp_
     assert (tmp_path / "vgg_int8.onnx").stat().st_size < 0.5 * exported[("vgg19", "ONNX")].stat().st_size
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["densenet121", "inceptionv4"])
 def test_int8_stays_within_the_stated_drop_for_densenet_and_inception(name, trained, exported, tmp_path):
     """The other two families through the same quantize.py: calibrated on the 24 tiny train images (every class),
@@ -331,6 +321,7 @@ def test_int8_stays_within_the_stated_drop_for_densenet_and_inception(name, trai
     assert (tmp_path / "int8.onnx").stat().st_size < 0.5 * exported[(name, "ONNX")].stat().st_size
 
 
+@pytest.mark.slow
 def test_fp16_export_as_upstream_densenet_and_the_float16_results_chain(trained, tmp_path):
     """--export_fp16 (upstream DenseNet121 export.py: add_flags_recursive(fp16=True)): MINDIR and ONNX reload and
     match the float16 network; the MINDIR outputs float16; its 310-style results written as float16 are read right
@@ -408,6 +399,7 @@ def test_postprocess_reads_float32_and_float16_result_files(tmp_path):
         cli_deploy("postprocess", flags + ["--result_dtype=int8"])
 
 
+@pytest.mark.slow
 def test_benchmark_reports_every_format(trained, tmp_path):
     case = trained["vgg19"]
     report_file = tmp_path / "bench.json"
@@ -423,6 +415,7 @@ def test_benchmark_reports_every_format(trained, tmp_path):
     assert "| int8 ONNX |" in result.stdout
 
 
+@pytest.mark.slow
 def test_air_export_off_ascend_is_one_line_for_every_family(trained, tmp_path):
     jobs = [start([ROOT / "export.py", "--model", name, *case["export"], f"--ckpt_file={case['checkpoint']}",
                    "--file_format=AIR", f"--file_name={tmp_path / name}"], tmp_path) for name, case in trained.items()]
@@ -432,6 +425,7 @@ def test_air_export_off_ascend_is_one_line_for_every_family(trained, tmp_path):
         assert "--file_format AIR needs an Ascend backend" in one_error_line(result)
 
 
+@pytest.mark.slow
 def test_missing_or_corrupt_model_files_give_one_line(trained, exported, tmp_path):
     case = trained["vgg19"]
     folder = case["folder"]

@@ -8,7 +8,6 @@
 * ``run_distribute_eval_cpu.sh`` (2 ranks, real eval.py under msrun) prints exactly the counts of
   ``run_eval_cpu.sh`` (1 process) on 9 val images (not divisible by 2).
 """
-import os
 import re
 import shutil
 import socket
@@ -19,10 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, VGG, zoo_env
 
 DRIVER = ROOT / "tests" / "dp_driver.py"
-VGG = ROOT / "model_zoo" / "vgg19"
 NET = ["--arch=vgg11", "--image_size=32,32", "--num_classes=3"]
 TRAIN = NET + ["--batch_size=4", "--max_epoch=1", "--lr=0.2", "--has_dropout=False"]
 TOLERANCE = 1e-5
@@ -32,11 +30,6 @@ def free_port():
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
-
-
-def _env():
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return dict(os.environ, PYTHONPATH=str(ROOT), PYTHON=sys.executable, PATH=path)
 
 
 def launcher_cmd(*args):
@@ -68,7 +61,7 @@ def max_diff(a, b):
 def msrun_dp(tiny_folder, scratch):
     dump = scratch("dp_msrun")
     check(subprocess.run(dp_train_cmd(dump, tiny_folder, "--nproc", 2, "--master_port", free_port()), cwd=dump,
-                         env=_env(), capture_output=True, text=True, timeout=300))
+                         env=zoo_env(), capture_output=True, text=True, timeout=300))
     return dump
 
 
@@ -78,11 +71,12 @@ def union(msrun_dp, tiny_folder):
     cmd = [sys.executable, DRIVER, f"--config_path={VGG / 'imagenet2012_config.yaml'}", "--device_target=CPU",
            "--is_distributed=0", f"--data_dir={tiny_folder}", *TRAIN, "--batch_size=8",
            f"--ckpt_path={msrun_dp / 'ckpt_union'}", f"--dump_dir={msrun_dp}", "--union=1"]
-    check(subprocess.run(list(map(str, cmd)), cwd=msrun_dp, env=_env(), capture_output=True, text=True,
+    check(subprocess.run(list(map(str, cmd)), cwd=msrun_dp, env=zoo_env(), capture_output=True, text=True,
                          timeout=300))
     return load(msrun_dp, "final_union.npz")
 
 
+@pytest.mark.slow
 def test_data_parallel_equals_training_on_the_union_batch(msrun_dp, union):
     init0, init1 = load(msrun_dp, "init_rank0.npz"), load(msrun_dp, "init_rank1.npz")
     final0, final1 = load(msrun_dp, "final_rank0.npz"), load(msrun_dp, "final_rank1.npz")
@@ -102,6 +96,7 @@ def test_data_parallel_equals_training_on_the_union_batch(msrun_dp, union):
     assert match and float(match.group(2)) == pytest.approx(8 * 1000 / float(match.group(1)), rel=0.02)  # global
 
 
+@pytest.mark.slow
 def test_two_msrun_nodes_match_two_workers(msrun_dp, tiny_folder, tmp_path):
     port = free_port()
     procs = []
@@ -110,7 +105,7 @@ def test_two_msrun_nodes_match_two_workers(msrun_dp, tiny_folder, tmp_path):
     for node, addr in ((0, "127.0.0.1"), (1, "0.0.0.0")):
         cmd = dp_train_cmd(tmp_path, tiny_folder, "--nnodes", 2, "--node_rank", node, "--nproc", 1,
                            "--master_addr", addr, "--master_port", port, "--log_dir", tmp_path / f"node{node}_log")
-        procs.append(subprocess.Popen(cmd, cwd=tmp_path, env=_env(), stdout=subprocess.PIPE,
+        procs.append(subprocess.Popen(cmd, cwd=tmp_path, env=zoo_env(), stdout=subprocess.PIPE,
                                       stderr=subprocess.STDOUT, text=True))
     for proc in procs:
         out, _ = proc.communicate(timeout=300)
@@ -121,12 +116,13 @@ def test_two_msrun_nodes_match_two_workers(msrun_dp, tiny_folder, tmp_path):
         assert max_diff(load(tmp_path, f"batches_rank{rank}.npz"), load(msrun_dp, f"batches_rank{rank}.npz")) == 0
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not shutil.which("mpirun"), reason="OpenMPI is not installed (.ci/run installs it)")
 def test_mpirun_spawned_ranks_match_msrun(msrun_dp, tiny_folder, tmp_path):
     result = None
     for _ in range(2):  # MindSpore 2.10 once segfaulted (exit 139) in its teardown after all ranks had finished
         cmd = dp_train_cmd(tmp_path, tiny_folder, "--nproc", 2, "--launcher", "mpirun", "--master_port", free_port())
-        result = subprocess.run(cmd, cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+        result = subprocess.run(cmd, cwd=tmp_path, env=zoo_env(), capture_output=True, text=True, timeout=300)
         if result.returncode != 139:
             break
     check(result)
@@ -139,6 +135,7 @@ def test_mpirun_spawned_ranks_match_msrun(msrun_dp, tiny_folder, tmp_path):
 EVAL_LINE = re.compile(r"after allreduce eval: top([15])_correct=(\d+), tot=(\d+),acc=([\d.]+)%")
 
 
+@pytest.mark.slow
 def test_two_rank_eval_counts_exactly_what_one_process_counts(msrun_dp, tiny_folder, tmp_path):
     checkpoint = next((msrun_dp / "ckpt").glob("*/ckpt_0/*.ckpt"))
     flags = NET + ["--batch_size=4"]
@@ -148,7 +145,7 @@ def test_two_rank_eval_counts_exactly_what_one_process_counts(msrun_dp, tiny_fol
         work = tmp_path / f"eval{ranks}"
         work.mkdir()
         result = check(subprocess.run(["bash", str(VGG / "scripts" / script), str(tiny_folder), str(checkpoint),
-                                       *extra, *flags, f"--log_path={work / 'logs'}"], cwd=work, env=_env(),
+                                       *extra, *flags, f"--log_path={work / 'logs'}"], cwd=work, env=zoo_env(),
                                       capture_output=True, text=True, timeout=300))
         results[ranks] = sorted(set(EVAL_LINE.findall(result.stdout)))
         assert len(results[ranks]) == 2, result.stdout[-3000:]

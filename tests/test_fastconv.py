@@ -5,13 +5,11 @@ run; fall back to the native operator with one line when it cannot be built; bui
 native operator; and train to the same loss curve.
 """
 import json
-import os
-import re
 
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, finish, run_script, start_script, zoo_env
 
 RELATIVE = 1e-5  # max |fast - native| <= RELATIVE * max |native|, per output and per gradient
 NETWORKS = {  # the recipes' smallest valid inputs keep every configuration and make the test quick
@@ -136,6 +134,7 @@ def test_export_writes_the_native_operator(fast, tmp_path):
         ms.set_context(mode=ms.PYNATIVE_MODE)
 
 
+@pytest.mark.slow
 def test_falls_back_to_native_with_one_line_when_no_compiler(tiny_folder, tmp_path):
     """No C++ compiler and nothing cached: one line says why and how to enable it; training still runs."""
     env = {"MODEL_ZOO_CACHE_DIR": str(tmp_path / "cache"), "CXX": "zoo-no-such-compiler"}
@@ -189,11 +188,12 @@ def test_batch_norm_matches_native(fast):
     assert not bad, "\n".join(bad)
 
 
+@pytest.mark.slow
 def test_builds_once_per_machine(tmp_path):
     """The first process builds into the cache (keyed by sources, MindSpore, its oneDNN, CPU), later ones load it."""
     code = ("import model_zoo, mindspore as ms; from model_zoo.engine.kernels import fastconv; "
             "ms.set_device('CPU'); print(fastconv.enable())")
-    env = dict(os.environ, MODEL_ZOO_CACHE_DIR=str(tmp_path))
+    env = zoo_env(MODEL_ZOO_CACHE_DIR=tmp_path)
     import subprocess
     import sys
 
@@ -210,22 +210,25 @@ def test_builds_once_per_machine(tmp_path):
     assert key["mindspore"] and key["cpu"] is not None and key["dnnl_size"] > 0
 
 
+@pytest.mark.slow
 def test_training_gives_the_same_loss_curve(tiny_folder, tmp_path):
     """VGG11-BN (convolutions and batch norms), 10 steps of GRAPH-mode training from the CLI, fast vs MindSpore's
     kernels: the same losses within 1e-4 (one step per epoch: metrics.csv keeps each with 6 decimals).
 
     VGG, not DenseNet121: at these tiny inputs DenseNet121's last batch norms average over a handful of values,
     and MindSpore's own kernels with one weight changed by 1e-6 (relative) already move its gradients by 1%."""
-    curves = {}
-    for switch in ("1", "0"):
-        out = tmp_path / f"fast{switch}"
-        proc = run_script(ROOT / "model_zoo/vgg19/train.py", "--config_path=imagenet2012_config.yaml",
-                          "--arch=vgg11_bn", f"--data_dir={tiny_folder}", "--dataset=imagenet2012", "--num_classes=3",
-                          "--image_size=32,32", "--batch_size=24", "--max_epoch=10", "--device_target=CPU",
-                          "--lr=0.02", "--has_dropout=False", "--label_smooth=0", "--loss_scale=1.0",
-                          f"--ckpt_path={out}", cwd=ROOT / "model_zoo/vgg19", env={"MODEL_ZOO_FAST_CONV": switch})
+    curves, runs = {}, {}
+    for switch in ("1", "0"):                                                        # both at once
+        runs[switch] = start_script(
+            ROOT / "model_zoo/vgg19/train.py", "--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn",
+            f"--data_dir={tiny_folder}", "--dataset=imagenet2012", "--num_classes=3", "--image_size=32,32",
+            "--batch_size=24", "--max_epoch=10", "--device_target=CPU", "--lr=0.02", "--has_dropout=False",
+            "--label_smooth=0", "--loss_scale=1.0", f"--ckpt_path={tmp_path / f'fast{switch}'}",
+            cwd=ROOT / "model_zoo/vgg19", env={"MODEL_ZOO_FAST_CONV": switch})
+    for switch, run in runs.items():
+        proc = finish(run)
         assert proc.returncode == 0, proc.stderr[-2000:]
-        (metrics,) = out.rglob("metrics.csv")
+        (metrics,) = (tmp_path / f"fast{switch}").rglob("metrics.csv")
         rows = metrics.read_text().splitlines()[1:]
         curves[switch] = [float(row.split(",")[2]) for row in rows]
     assert len(curves["1"]) == 10 and len(curves["0"]) == 10

@@ -19,13 +19,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import ROOT, run_script
+from conftest import TINY_VGG, VGG, finish, run_script, start_script, zoo_env
 from model_zoo.engine import checkpoint as ckpt_io
 from model_zoo.engine.errors import CheckpointError
 
-VGG = ROOT / "model_zoo" / "vgg19"
-BASE = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=3",
-        "--device_target=CPU", "--batch_size=4", "--lr=0.01"]  # the YAML's dropout (0.5, two layers) stays on
+BASE = TINY_VGG + ["--lr=0.01"]  # the YAML's dropout (0.5, two layers) stays on
 
 
 def _net_params(path):
@@ -34,19 +32,28 @@ def _net_params(path):
 
 
 @pytest.fixture(scope="module")
-def reference_run(tiny_folder, scratch):
-    out = scratch("uninterrupted")
+def reference_runs(tiny_folder, scratch):
+    """(flags, [final checkpoint of each]): the uninterrupted run, twice at once from the same flags and seed."""
     args = BASE + [f"--data_dir={tiny_folder}", "--max_epoch=3", "--ckpt_interval=100", "--recovery_interval=4"]
-    result = run_script(VGG / "train.py", *args, f"--ckpt_path={out}", cwd=VGG)
-    assert result.returncode == 0, result.stderr[-2000:]
-    return args, next(Path(out).glob("*/ckpt_0/0-3_6.ckpt"))
+    outs = [scratch("uninterrupted"), scratch("uninterrupted_again")]
+    for proc in [start_script(VGG / "train.py", *args, f"--ckpt_path={out}", cwd=VGG) for out in outs]:
+        result = finish(proc)
+        assert result.returncode == 0, result.stderr[-2000:]
+    return args, [next(Path(out).glob("*/ckpt_0/0-3_6.ckpt")) for out in outs]
 
 
+@pytest.fixture(scope="module")
+def reference_run(reference_runs):
+    """(flags, final checkpoint) of the uninterrupted run."""
+    args, finals = reference_runs
+    return args, finals[0]
+
+
+@pytest.mark.slow
 def test_sigkill_mid_epoch_then_resume_gives_the_same_weights(reference_run, tmp_path):
     args, reference = reference_run
-    env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen([sys.executable, str(VGG / "train.py"), *args, f"--ckpt_path={tmp_path}"], cwd=VGG,
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            env=zoo_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 300
     while not list(tmp_path.glob("*/ckpt_0/recovery.ckpt")):
         assert proc.poll() is None and time.time() < deadline, "training ended before a recovery checkpoint"
@@ -73,18 +80,17 @@ def assert_same_weights(want_path, got_path):
     assert ckpt_io.read(want_path)["zoo_rng_state"] == ckpt_io.read(got_path)["zoo_rng_state"]
 
 
-def test_same_seed_and_dropout_give_identical_weights(reference_run, tmp_path):
-    args, reference = reference_run
+@pytest.mark.slow
+def test_same_seed_and_dropout_give_identical_weights(reference_runs):
+    _, (reference, again) = reference_runs
     assert json.loads(ckpt_io.read(reference)["zoo_rng_state"]) == {"dropout_calls": [18, 18]}  # 2 layers, 18 steps
-    result = run_script(VGG / "train.py", *args, f"--ckpt_path={tmp_path}", cwd=VGG)
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert_same_weights(reference, next(tmp_path.glob("*/ckpt_0/0-3_6.ckpt")))
+    assert_same_weights(reference, again)
 
 
 def _start(args, out, extra=(), env=None):
     """train.py in its own process, its output read line by line (step lines every step: --log_interval=1)."""
     return subprocess.Popen([sys.executable, str(VGG / "train.py"), *args, f"--ckpt_path={out}", "--log_interval=1",
-                             *extra], cwd=VGG, env=dict(os.environ, PYTHONPATH=str(ROOT), **(env or {})),
+                             *extra], cwd=VGG, env=zoo_env(**(env or {})),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -97,6 +103,7 @@ def _wait_for(proc, pattern, timeout=300):
     raise AssertionError(f"the run ended before {pattern!r}: {proc.wait()} {proc.stderr.read()[-2000:]}")
 
 
+@pytest.mark.slow
 def test_sigterm_mid_epoch_writes_recovery_and_its_resume_is_bit_equal(reference_run, tmp_path):
     args, reference = reference_run
     proc = _start(args, tmp_path)
@@ -126,6 +133,7 @@ def test_sigterm_mid_epoch_writes_recovery_and_its_resume_is_bit_equal(reference
     assert_same_weights(reference, sorted(tmp_path.glob("*/ckpt_0/0-3_6.ckpt"))[-1])
 
 
+@pytest.mark.slow
 def test_second_signal_exits_at_once_and_ctrl_c_while_loading_is_quiet(tiny_folder, tmp_path):
     args = BASE + [f"--data_dir={tiny_folder}", "--max_epoch=3"]
     proc = _start(args, tmp_path / "twice")
@@ -140,7 +148,7 @@ def test_second_signal_exits_at_once_and_ctrl_c_while_loading_is_quiet(tiny_fold
     assert "Traceback" not in err and not list((tmp_path / "twice").rglob("*.ckpt"))
     print(f"second SIGTERM: exit {time.time() - start:.2f} s after it was sent")
     loading = subprocess.Popen([sys.executable, str(VGG / "train.py"), *args, f"--ckpt_path={tmp_path / 'early'}"],
-                               cwd=VGG, env=dict(os.environ, PYTHONPATH=str(ROOT)), stdout=subprocess.PIPE,
+                               cwd=VGG, env=zoo_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     time.sleep(0.5)                                                              # MindSpore is still loading
     loading.send_signal(signal.SIGINT)
@@ -168,6 +176,7 @@ def test_diverged_run_writes_no_nan_checkpoint_and_names_the_step(tiny_folder, t
     assert errors[0] in log and "not saving: " in log
 
 
+@pytest.mark.slow
 def test_resume_auto_skips_non_finite_checkpoints(reference_run, tmp_path):
     from types import SimpleNamespace
 
@@ -193,6 +202,7 @@ def test_resume_auto_skips_non_finite_checkpoints(reference_run, tmp_path):
     assert any(re.search(r"resume: skipping \S+0-4_6\.ckpt: \d+ tensor\(s\) hold NaN/inf", line) for line in lines)
 
 
+@pytest.mark.slow
 def test_resume_from_a_weights_only_checkpoint_starts_from_its_weights(reference_run, tmp_path, tiny_folder):
     args, reference = reference_run
     weights = tmp_path / "weights.ckpt"
@@ -206,6 +216,7 @@ def test_resume_from_a_weights_only_checkpoint_starts_from_its_weights(reference
     assert "starting from its weights at epoch 1" in result.stdout and "epoch: 1 step: 6" in result.stdout
 
 
+@pytest.mark.slow
 def test_corrupt_checkpoints_are_refused(reference_run, tmp_path):
     _, reference = reference_run
     data = reference.read_bytes()
@@ -253,6 +264,7 @@ def messy_folder(scratch):
     return root
 
 
+@pytest.mark.slow
 def test_bad_files_fail_by_default_naming_them(messy_folder, tmp_path):
     result = run_script(VGG / "train.py", *BASE, f"--data_dir={messy_folder}", "--max_epoch=1",
                         f"--ckpt_path={tmp_path}", cwd=VGG)
@@ -267,6 +279,7 @@ def test_bad_files_fail_by_default_naming_them(messy_folder, tmp_path):
     assert summary["status"] == "failed" and "error: " + summary["error"] == errors[0]
 
 
+@pytest.mark.slow
 def test_bad_files_are_skipped_and_counted_once_per_run(messy_folder, tmp_path):
     result = run_script(VGG / "train.py", *BASE, f"--data_dir={messy_folder}", "--max_epoch=2", "--run_eval",
                         "--num_classes=2", "--bad_file_policy=skip", f"--ckpt_path={tmp_path}",
@@ -282,6 +295,7 @@ def test_bad_files_are_skipped_and_counted_once_per_run(messy_folder, tmp_path):
     assert sorted(Path(f["path"]).name for f in summary["skipped_files"]["files"]) == ["notes.JPEG", "truncated.JPEG"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case, code, pattern", [
     ("no_images", 2, r"class folder\(s\) with no images"),
     ("wrong_arch", 2, r"holds a vgg11_bn network \(8 convs, BatchNorm\), but --arch=vgg13_bn was given: pass "

@@ -1,7 +1,6 @@
 """Launchers without running MindSpore: rank tables (hccl_tools / merge_hccl), the per-model shell scripts and the
 dry runs of the shared launcher for Ascend (rank table), GPU (mpirun / msrun), CPU and multi-node msrun."""
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -10,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, per_proc
+from conftest import ROOT, per_proc, zoo_env
 from model_zoo.engine import launcher
 from model_zoo.engine.device import BACKENDS
 
@@ -20,10 +19,7 @@ MERGE_HCCL = ROOT / "scripts" / "merge_hccl.py"
 
 
 def run(cmd, cwd=None, env=None):
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    full = dict(os.environ, PYTHON=sys.executable, PYTHONPATH=str(ROOT), PATH=path)   # nothing for the launcher to add
-    full.pop("MODEL_ZOO_DRY_RUN", None)
-    full.update(env or {})
+    full = zoo_env(**{"MODEL_ZOO_DRY_RUN": None, **(env or {})})   # PATH, PYTHONPATH: nothing for the launcher to add
     return subprocess.run([str(c) for c in cmd], cwd=cwd, env=full, capture_output=True, text=True, timeout=120)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, finish, run_script, start_script
 
 VGG = ROOT / "model_zoo" / "vgg19"
 
@@ -208,6 +208,7 @@ def paper_run(digits_idx, scratch):
     return out, result.stdout
 
 
+@pytest.mark.slow
 def test_paper_recipe_trains_on_the_digits(paper_run):
     out, stdout = paper_run
     assert stdout.splitlines()[0] == ("no --config_path: vgg_paper_config.yaml, num_classes=10 "
@@ -232,23 +233,26 @@ def _counts(stdout):
     return int(found.group(1)), int(found.group(3)), int(found.group(2))
 
 
+@pytest.mark.slow
 def test_paper_recipe_evaluates_center_dense_and_multi_crop(paper_run, digits_idx, tmp_path):
     out, stdout = paper_run
     last = int(re.findall(r"^cur epoch 2, .*\(top1_correct=(\d+), tot=359\)$", stdout, re.M)[0])
     ckpt = next(Path(out).glob("*/ckpt_0")) / "0-2_44.ckpt"
     common = ["--dataset=mnist", "--model_version=A", "--device_target=CPU", "--image_size=32,32",
-              f"--data_dir={digits_idx}", f"--pre_trained={ckpt}", f"--log_path={tmp_path}"]
-    center = run_script(VGG / "eval.py", *common, cwd=VGG)
+              f"--data_dir={digits_idx}", f"--pre_trained={ckpt}"]
+    center = start_script(VGG / "eval.py", *common, f"--log_path={tmp_path / 'center'}", cwd=VGG)
+    multi = start_script(VGG / "eval.py", *common, "--eval_mode=dense+multi_crop", "--eval_scales=36",
+                         "--multi_crop_grid=2", f"--log_path={tmp_path / 'multi'}", cwd=VGG)    # both at once
+    center, multi = finish(center), finish(multi)
     assert center.returncode == 0, center.stderr[-2000:]
     assert _counts(center.stdout)[0] == last  # eval.py == the evaluation during training
-    multi = run_script(VGG / "eval.py", *common, "--eval_mode=dense+multi_crop", "--eval_scales=36",
-                       "--multi_crop_grid=2", cwd=VGG)
     assert multi.returncode == 0, multi.stderr[-2000:]
     top1, top5, tot = _counts(multi.stdout)
     print(f"PAPER digits: center top1 {last}/359, dense+multi-crop (Q=36, 2x2 grid, flips) {top1}/{tot}")
     assert tot == 359 and top1 > 36 * 1.5 and top5 >= top1
 
 
+@pytest.mark.slow
 def test_dense_eval_at_224_counts_as_the_centre_crop(tmp_path):
     """eval.py --eval_mode dense at Q = 224 on 224x224 images counts what the centre crop counts (no flips)."""
     import mindspore as ms
@@ -262,10 +266,11 @@ def test_dense_eval_at_224_counts_as_the_centre_crop(tmp_path):
     net = initialize(create_model("vgg11", num_classes=3, dropout=0.0), "KaimingNormal")
     ms.save_checkpoint(net, str(tmp_path / "vgg11.ckpt"))
     common = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11", "--has_bias=True", "--num_classes=3",
-              "--device_target=CPU", "--batch_size=3", f"--data_dir={data}", f"--pre_trained={tmp_path / 'vgg11.ckpt'}",
-              f"--log_path={tmp_path}"]
-    center = run_script(VGG / "eval.py", *common, "--eval_resize_ratio=1.0", cwd=VGG)
-    dense = run_script(VGG / "eval.py", *common, "--eval_mode=dense", "--eval_scales=224", "--eval_flip=False",
-                       cwd=VGG)
+              "--device_target=CPU", "--batch_size=3", f"--data_dir={data}", f"--pre_trained={tmp_path / 'vgg11.ckpt'}"]
+    center = start_script(VGG / "eval.py", *common, "--eval_resize_ratio=1.0", f"--log_path={tmp_path / 'center'}",
+                          cwd=VGG)
+    dense = start_script(VGG / "eval.py", *common, "--eval_mode=dense", "--eval_scales=224", "--eval_flip=False",
+                         f"--log_path={tmp_path / 'dense'}", cwd=VGG)                    # both at once
+    center, dense = finish(center), finish(dense)
     assert center.returncode == 0 and dense.returncode == 0, center.stderr[-1500:] + dense.stderr[-1500:]
     assert _counts(center.stdout) == _counts(dense.stdout) and _counts(dense.stdout)[2] == 9

@@ -85,6 +85,7 @@ def test_inception_upstream_distribution_smoothing_and_checkpoint_defaults(monke
     assert cfg.is_distributed == 0
 
 
+@pytest.mark.slow
 def test_start_epoch_and_profiling_on_a_short_inception_run(tiny_folder, tmp_path):
     """--start_epoch 2 of 2 trains only epoch 2, from the schedule's epoch-2 LR (upstream sliced the LR array there),
     and names the checkpoint -2_6; --enable_profiling writes MindSpore's profile."""

@@ -6,24 +6,23 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, TINY_VGG, VGG, finish, run_script, start_script
 
-VGG = ROOT / "model_zoo" / "vgg19"
-BASE = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=3",
-        "--device_target=CPU", "--batch_size=4", "--lr=0.01", "--has_dropout=False"]
+BASE = TINY_VGG + ["--lr=0.01", "--has_dropout=False"]
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture(scope="module")
-def two_runs(tiny_folder, scratch):
-    runs = []
-    for epochs in (2, 1):
-        out = scratch(f"run{epochs}")
-        result = run_script(VGG / "train.py", *BASE, f"--data_dir={tiny_folder}", f"--max_epoch={epochs}",
-                            "--run_eval", f"--ckpt_path={out}", cwd=VGG)
-        assert result.returncode == 0, result.stderr[-2000:]
-        runs.append((next(Path(out).iterdir()), result.stdout))
-    return runs
+def two_runs(tiny_folder, tiny_trained, scratch):
+    """[(run folder, console)]: a 2-epoch run with --run_eval (trained here), then the session's tiny VGG run
+    (1 epoch, no eval), both VGG11-BN on tiny_folder."""
+    out = scratch("run2")
+    proc = start_script(VGG / "train.py", *BASE, f"--data_dir={tiny_folder}", "--max_epoch=2", "--run_eval",
+                        f"--ckpt_path={out}", cwd=VGG)
+    other = tiny_trained("vgg19")["vgg19"]                                           # trains meanwhile if not yet
+    result = finish(proc)
+    assert result.returncode == 0, result.stderr[-2000:]
+    return [(next(Path(out).iterdir()), result.stdout), (other.checkpoint.parents[1], other.result.stdout)]
 
 
 def test_run_folder_has_csv_png_and_summary_matching_the_log(two_runs):
@@ -45,6 +44,7 @@ def test_run_folder_has_csv_png_and_summary_matching_the_log(two_runs):
     assert all(Path(p).is_file() for p in summary["checkpoints"])
 
 
+@pytest.mark.slow
 def test_eval_per_class_files_sum_to_the_printed_counts(two_runs, tiny_folder, tmp_path):
     run_dir, _ = two_runs[0]
     checkpoint = next(run_dir.glob("ckpt_0/0-2_6.ckpt"))
@@ -65,6 +65,7 @@ def test_eval_per_class_files_sum_to_the_printed_counts(two_runs, tiny_folder, t
     assert record["top1_correct"] == top1 and record["tot"] == 9
 
 
+@pytest.mark.slow
 def test_report_prints_both_runs_and_draws_them(two_runs, tmp_path):
     out = tmp_path / "both.png"
     result = run_script(ROOT / "model_zoo" / "report.py", *(str(r) for r, _ in two_runs), f"--out={out}")

@@ -12,13 +12,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import TINY_VGG, VGG, run_script
 from model_zoo.engine import checkpoint as ckpt_io
 from model_zoo.engine.errors import CheckpointError
 
-VGG = ROOT / "model_zoo" / "vgg19"
-BASE = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=3",
-        "--device_target=CPU", "--batch_size=4", "--lr=0.01", "--has_dropout=False"]
+BASE = TINY_VGG + ["--lr=0.01", "--has_dropout=False"]
 # 4 epochs of 6 steps; evaluated at epochs 2 and 4; a checkpoint every epoch, 2 kept
 EVAL_ARGS = ["--run_eval", "--eval_interval=2", "--ckpt_interval=1", "--keep_checkpoint_max=2"]
 STAMP = "evalrun"
@@ -37,6 +35,7 @@ def eval_run(tiny_folder, scratch):
     return out, out / STAMP, result.stdout
 
 
+@pytest.mark.slow
 def test_best_ckpt_is_weights_only_with_metadata_and_score(eval_run):
     _, run_dir, log = eval_run
     top1s = _top1s(log)
@@ -54,6 +53,7 @@ def test_best_ckpt_is_weights_only_with_metadata_and_score(eval_run):
     assert summary["best_checkpoint"] == str(best) and summary["best_top1"] == pytest.approx(max(top1s), abs=1e-4)
 
 
+@pytest.mark.slow
 def test_summary_lists_only_checkpoints_that_still_exist(eval_run):
     _, run_dir, _ = eval_run
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -63,6 +63,7 @@ def test_summary_lists_only_checkpoints_that_still_exist(eval_run):
     assert not (run_dir / "ckpt_0" / "0-1_6.ckpt").exists()
 
 
+@pytest.mark.slow
 def test_eval_configures_itself_from_best_ckpt(eval_run, tiny_folder, tmp_path):
     _, run_dir, _ = eval_run
     # no --arch / --num_classes / --image_size: they come from best.ckpt's zoo_* entries
@@ -73,6 +74,7 @@ def test_eval_configures_itself_from_best_ckpt(eval_run, tiny_folder, tmp_path):
     assert re.search(r"top1_correct=\d+, tot=9", result.stdout)
 
 
+@pytest.mark.slow
 def test_resume_auto_never_picks_best_ckpt(eval_run, tmp_path):
     from model_zoo.engine import trainer
     from model_zoo.engine.config import Config
@@ -98,6 +100,7 @@ def test_resume_auto_never_picks_best_ckpt(eval_run, tmp_path):
             trainer.restore(None, path)
 
 
+@pytest.mark.slow
 def test_resume_keeps_best_score_and_checkpoint_limit(eval_run, tiny_folder, tmp_path):
     out, _, log = eval_run
     runs = tmp_path / "runs"

@@ -22,19 +22,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, run_script
+from conftest import ROOT, TINY_VGG, VGG, finish, run_script, start_script, zoo_env
 from model_zoo.engine import checkpoint as ckpt_io
 
-VGG = ROOT / "model_zoo" / "vgg19"
 DENSENET = ROOT / "model_zoo" / "densenet121"
 INCEPTION = ROOT / "model_zoo" / "inceptionv4"
-VGG_ARGS = ["--config_path=imagenet2012_config.yaml", "--arch=vgg11_bn", "--image_size=32,32", "--num_classes=3",
-            "--device_target=CPU", "--batch_size=4", "--lr=0.01"]
-
-
-def _env(**extra):
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    return dict(os.environ, PYTHONPATH=str(ROOT), PATH=path, **extra)
+VGG_ARGS = TINY_VGG + ["--lr=0.01"]
 
 
 def _weights(path):
@@ -55,11 +48,12 @@ def _errors(stderr):
 # run folders
 # ---------------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_two_runs_started_together_get_separate_intact_folders(tiny_folder, tmp_path):
     """Both runs get the same stamp (as two runs started in the same second): one folder each, nothing shared."""
     procs = [subprocess.Popen([sys.executable, str(VGG / "train.py"), *VGG_ARGS, f"--data_dir={tiny_folder}",
                                "--max_epoch=1", f"--ckpt_path={tmp_path}", f"--seed={seed}"], cwd=VGG,
-                              env=_env(MODEL_ZOO_RUN_STAMP="same_second"), stdout=subprocess.PIPE,
+                              env=zoo_env(MODEL_ZOO_RUN_STAMP="same_second"), stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for seed in (1, 2)]
     for proc in procs:
         out, err = proc.communicate(timeout=600)
@@ -111,15 +105,18 @@ def test_seeded_dropout_keeps_the_semantics_and_the_parameter_names():
     assert not np.array_equal(other_rank(x).asnumpy(), first)
 
 
+@pytest.mark.slow
 def test_inceptionv4_upstream_head_trains_to_identical_weights(tmp_path):
     from model_zoo.engine.demo_data import synthetic_folder
 
     data = synthetic_folder(tmp_path / "data", classes=2, per_class=4, val_per_class=1, size=80)  # 2 steps of 4
     args = ["--config_path=default_config_cpu.yaml", "--image_size=75,75", "--num_classes=2", "--batch_size=4",
             "--epoch_size=1", "--lr_max=0.001", "--head=upstream", f"--dataset_path={data}"]
+    runs = {name: start_script(INCEPTION / "train.py", *args, f"--ckpt_path={tmp_path / name}", cwd=INCEPTION)
+            for name in ("a", "b")}                                                  # both at once
     finals = []
-    for name in ("a", "b"):
-        result = run_script(INCEPTION / "train.py", *args, f"--ckpt_path={tmp_path / name}", cwd=INCEPTION)
+    for name, proc in runs.items():
+        result = finish(proc)
         assert result.returncode == 0, result.stderr[-2000:]
         finals.append(tmp_path / name / "ckpts_rank_0" / "inceptionV4-train-rank0-1_2.ckpt")
     assert json.loads(ckpt_io.read(finals[0])["zoo_rng_state"]) == {"dropout_calls": [2]}   # the head's Dropout(0.8)
@@ -138,7 +135,7 @@ def _two_ranks(tiny_folder, work, out, *extra):
            f"--master_port={_free_port()}", "--arch=vgg11", "--image_size=32,32", "--num_classes=3",
            "--batch_size=4", "--lr=0.01", "--max_epoch=2", f"--ckpt_path={out}", *extra]
     log = open(work / "console.txt", "w")       # a file, not a pipe: nobody reads while the test waits
-    proc = subprocess.Popen(cmd, cwd=work, env=_env(), stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, cwd=work, env=zoo_env(), stdout=log, stderr=subprocess.STDOUT, text=True)
     log.close()
     proc.console = work / "console.txt"
     return proc
@@ -161,6 +158,7 @@ def _process_tree(pid):
     return tree
 
 
+@pytest.mark.slow
 def test_two_ranks_sigkill_and_resume_auto_match_the_uninterrupted_job(tiny_folder, tmp_path):
     """2 ranks (msrun), dropout on: the uninterrupted job and a job killed (SIGKILL, all its processes) after a
     recovery checkpoint, then resumed with --resume auto, end with identical weights."""
@@ -241,7 +239,7 @@ def _run_on(folder, options, script, *args, cwd):
     """``python script args`` with ``folder`` on a small (``size=...``) or read-only (``ro``) file system; prints
     the files it left there as ``LEFT [...]``.  Returns (CompletedProcess, whether a real tmpfs was used)."""
     prefix = _mount_prefix(folder, options)
-    env = _env()
+    env = zoo_env()
     inner = [sys.executable, str(script), *map(str, args)]
     if prefix is None:
         double = folder.parent / f"fs_double_{folder.name}.py"
@@ -410,7 +408,7 @@ def test_list_seven_messages(case, folder, args, message, tiny_folder, tmp_path)
 
 def test_gpu_script_without_a_gpu_stops_before_spawning(tiny_folder, tmp_path):
     result = subprocess.run(["bash", str(VGG / "scripts" / "run_distribute_train_gpu.sh"), str(tiny_folder)],
-                            cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+                            cwd=tmp_path, env=zoo_env(), capture_output=True, text=True, timeout=300)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines()[-1] == (
         "error: --device_target GPU: MindSpore cannot use GPU on this machine (it needs a CUDA GPU, its driver and the "
@@ -418,11 +416,12 @@ def test_gpu_script_without_a_gpu_stops_before_spawning(tiny_folder, tmp_path):
     assert "started" not in result.stderr and not list(tmp_path.iterdir())        # nothing spawned, no log folder
 
 
+@pytest.mark.slow
 def test_failed_worker_is_the_last_line_without_msrun_traceback(tiny_folder, tmp_path):
     result = subprocess.run(["bash", str(VGG / "scripts" / "run_distribute_train_cpu.sh"), str(tiny_folder), "2",
                              f"--master_port={_free_port()}", "--num_classes=3", "--batch_size=64", "--max_epoch=1",
                              f"--ckpt_path={tmp_path / 'out'}"], cwd=tmp_path,
-                            env=_env(MS_NODE_TIMEOUT="6"),   # msrun's scheduler gives up on the dead workers sooner
+                            env=zoo_env(MS_NODE_TIMEOUT="6"),   # msrun's scheduler gives up on the dead workers sooner
                             capture_output=True, text=True, timeout=600)
     assert result.returncode == 1
     assert re.fullmatch(r"rank [01]: error: only 24 training images for batch_size 64 x 2 rank\(s\); lower "
@@ -433,7 +432,8 @@ def test_failed_worker_is_the_last_line_without_msrun_traceback(tiny_folder, tmp
 
 def test_launcher_refuses_bad_flags_once_before_spawning(tiny_folder, tmp_path):
     result = subprocess.run(["bash", str(VGG / "scripts" / "run_distribute_train_cpu.sh"), str(tiny_folder), "2",
-                             "--bacth_size=3"], cwd=tmp_path, env=_env(), capture_output=True, text=True, timeout=300)
+                             "--bacth_size=3"], cwd=tmp_path, env=zoo_env(), capture_output=True, text=True,
+                            timeout=300)
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == ["error: unknown flag --bacth_size; did you mean 'batch_size'?; "
                                                   "run with --help to list the flags"]
@@ -502,13 +502,14 @@ def test_merge_hccl_validates_schema_and_duplicates(tmp_path):
 # ModelArts
 # ---------------------------------------------------------------------------------------------------------------
 
+@pytest.mark.slow
 def test_modelarts_job_keeps_outputs_under_output_path_and_syncs_them_on_sigterm(tiny_folder, tmp_path):
     bucket, cache = tmp_path / "obs", tmp_path / "cache"
     outside = tmp_path / "elsewhere"
     args = VGG_ARGS + ["--enable_modelarts=True", f"--data_url={tiny_folder}", f"--train_url={bucket / 'train'}",
                        f"--data_path={cache / 'data'}", f"--output_path={cache / 'train'}", f"--ckpt_path={outside}",
                        "--need_modelarts_dataset_unzip=False", "--max_epoch=3", "--log_interval=1"]
-    proc = subprocess.Popen([sys.executable, str(VGG / "train.py"), *args], cwd=VGG, env=_env(),
+    proc = subprocess.Popen([sys.executable, str(VGG / "train.py"), *args], cwd=VGG, env=zoo_env(),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     out = ""
     for line in proc.stdout:

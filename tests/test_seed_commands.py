@@ -14,11 +14,12 @@ import re
 import shlex
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, per_proc
+from conftest import ROOT, per_proc, zoo_env
 
 SEEDS = ROOT / "tests" / "data" / "seed_commands.txt"
 SEED_MODEL = {"000": "vgg19", "001": "densenet121", "003": "inceptionv4", "004": "vgg19"}
@@ -76,11 +77,8 @@ def run_line(model, argv):
         cwd = folder / "scripts"                                                # 'bash run_infer_310.sh ...'
     if argv[0] == "python":
         argv = [sys.executable] + argv[1:]
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    env = dict(os.environ, PYTHON=sys.executable, PYTHONPATH=str(ROOT), PATH=path, MODEL_ZOO_DRY_RUN="1",
-               GLOG_v="3")
-    env.pop("MODEL_ZOO_LAUNCHER", None)
-    result = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=300)
+    result = subprocess.run(argv, cwd=cwd, env=zoo_env(MODEL_ZOO_DRY_RUN="1", MODEL_ZOO_LAUNCHER=None),
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"{shlex.join(argv)}\n{result.stdout[-1500:]}\n{result.stderr[-1500:]}"
     return result.stdout, folder
 
@@ -163,6 +161,7 @@ def expected_for(seed, command):
     return dict(matches[0])
 
 
+@pytest.mark.slow
 def test_every_seed_command_runs_as_a_dry_run_with_the_seed_meaning(files, capsys):
     lines = seed_lines()
     assert {seed[:3] for seed, _ in lines} == {"000", "001", "002", "003", "004"}  # every seed was read
@@ -174,7 +173,7 @@ def test_every_seed_command_runs_as_a_dry_run_with_the_seed_meaning(files, capsy
         assert extract(seeds) == SEEDS.read_text(encoding="utf-8").splitlines()
     commands = [(seed, command) for seed, command in lines if command]
     assert len(commands) == 19
-    ran = []
+    cases = []
     for seed, command in commands:
         model = SEED_MODEL[seed[:3]]
         versions = PAPER_VERSIONS if seed.startswith("004") else ("",)
@@ -184,13 +183,16 @@ def test_every_seed_command_runs_as_a_dry_run_with_the_seed_meaning(files, capsy
         line_files = dict(files, root=files["root"] / "absent", ckpt=files["root"] / "absent" / "w.ckpt") \
             if command.startswith("python") else files
         for version in versions:
-            argv = concrete(command, line_files, version or "A")
             expected = expected_for(seed, command)
             if version:
                 expected["arch"] = PAPER_ARCH[version]
-            out, folder = run_line(model, argv)
-            ran.append(f"{seed}: {shlex.join(argv)}")
-            check(expected, out, folder, line_files, model)
+            cases.append((seed, model, concrete(command, line_files, version or "A"), expected, line_files))
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:  # independent processes: as many as cores
+        outputs = list(pool.map(lambda case: run_line(case[1], case[2]), cases))
+    ran = []
+    for (seed, model, argv, expected, line_files), (out, folder) in zip(cases, outputs):
+        ran.append(f"{seed}: {shlex.join(argv)}")
+        check(expected, out, folder, line_files, model)
     with capsys.disabled():
         print(f"\nseed command lines run as dry runs ({len(ran)}):")
         for line in ran:

@@ -101,11 +101,13 @@ EXPECTED = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", sorted(SNIPPETS))
 def test_upstream_src_names_build_from_the_model_folder(model, tiny_folder, cifar_root, tmp_path):
     script = tmp_path / "user_script.py"
     script.write_text(COMMON + f"CIFAR = {str(cifar_root)!r}\nFOLDER = {str(tiny_folder / 'train')!r}\n"
                       + textwrap.dedent(SNIPPETS[model]))
+    # a user's bare environment (not zoo_env): only the model folder on PYTHONPATH, as upstream scripts run
     result = subprocess.run([sys.executable, str(script)], cwd=ROOT / "model_zoo" / model, capture_output=True,
                             text=True, timeout=600, env={"PATH": "/usr/bin:/bin", "GLOG_v": "3", "HOME": str(tmp_path),
                                                          "PYTHONPATH": str(ROOT / "model_zoo" / model)})

@@ -6,15 +6,13 @@ of processes, data path, checkpoint, config flags, folders and logs.
 """
 import json
 import re
-import os
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, per_proc
+from conftest import ROOT, per_proc, zoo_env
 from model_zoo.engine import launcher, registry
 
 ZOO = ROOT / "model_zoo"
@@ -23,10 +21,7 @@ MODELS = ("vgg19", "densenet121", "inceptionv4")
 
 def run(model, script, *args, env=None, cwd=None):
     folder = ZOO / model
-    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
-    full = dict(os.environ, PYTHON=sys.executable, PYTHONPATH=str(ROOT), PATH=path, MODEL_ZOO_DRY_RUN="1")
-    full.pop("MODEL_ZOO_LAUNCHER", None)
-    full.update(env or {})
+    full = zoo_env(**{"MODEL_ZOO_DRY_RUN": "1", "MODEL_ZOO_LAUNCHER": None, **(env or {})})
     script_path = f"scripts/{script}" if cwd is None else script
     return subprocess.run(["bash", script_path, *map(str, args)], cwd=cwd or folder, env=full, capture_output=True,
                           text=True, timeout=120)
@@ -330,7 +325,7 @@ def test_the_engine_reads_declarations_without_the_model_packages():
             "print(f.task, f.device, [a.name for a in f.args], 'mindspore' in sys.modules, "
             "'model_zoo.densenet121' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, timeout=120,
-                            env=dict(os.environ, PYTHONPATH=str(ROOT)))
+                            env=zoo_env())
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[0] == "train CPU ['NET', 'DATASET', 'PATH', 'PRETRAINED'] False False"
 

@@ -137,6 +137,7 @@ def pynative():
     ms.set_context(mode=ms.PYNATIVE_MODE)  # the reference networks run eagerly (no graph compile per shape)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_eval_py_gives_the_upstream_outputs(name, upstream, tiny_folder, tmp_path):
     case, made = CASES[name], upstream[name]
@@ -185,6 +186,7 @@ def check_exported(name, made, files):
         assert diff < TOLERANCE
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", with_tools("subprocess"))
 def test_export_py_onnx_and_mindir_give_the_upstream_outputs(name, upstream, tmp_path):
     """ONNX from the model folder's export.py, MINDIR from the top-level export.py --model."""
@@ -202,6 +204,7 @@ def test_export_py_onnx_and_mindir_give_the_upstream_outputs(name, upstream, tmp
     check_exported(name, made, [tmp_path / "net.onnx", tmp_path / "net.mindir"])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", with_tools("inprocess"))
 def test_export_entry_point_onnx_and_mindir_give_the_upstream_outputs(name, upstream, tmp_path, capsys):
     from model_zoo.engine import cli
@@ -275,6 +278,7 @@ def test_a_flag_that_contradicts_the_file_is_named_as_the_readme_shows(name, fla
     assert f"`{errors[0][len('error: '):]}`" in readme, errors[0]
 
 
+@pytest.mark.slow
 def test_train_py_fine_tunes_upstream_weights_to_other_classes(upstream, tiny_folder, tmp_path):
     """``--pre_trained`` with an upstream training checkpoint and another --num_classes: the network the file
     describes (plain vgg19, no conv bias, 32x32) is built, every tensor but the head is loaded (a note says so);

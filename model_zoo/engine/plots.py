@@ -73,6 +73,11 @@ def _draw_curves(fig, axes, runs, path):
         if axis.lines:
             axis.xaxis.set_major_locator(MaxNLocator(integer=True))  # epochs are whole numbers
             axis.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def _save(fig, path):
+    """Write the figure to a temporary file, then rename it over ``path`` (a reader never sees half a PNG)."""
     fig.tight_layout()
     path = Path(path)
     tmp = path.with_name(path.stem + ".tmp.png")
@@ -115,9 +120,4 @@ def _draw_confusion(fig, axis, matrix, classes, path):
                     axis.text(j, i, str(int(matrix[i][j])), ha="center", va="center", fontsize=7,
                               color=count_color(matrix[i][j], vmax))
     fig.colorbar(image, ax=axis, fraction=0.046)
-    fig.tight_layout()
-    path = Path(path)
-    tmp = path.with_name(path.stem + ".tmp.png")
-    fig.savefig(tmp, dpi=90)
-    tmp.replace(path)
-    return path
+    return _save(fig, path)
