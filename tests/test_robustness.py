@@ -381,6 +381,8 @@ def test_numeric_label_files_of_every_legacy_form_are_read(tmp_path):
     ("per_batch_size", DENSENET, ["--image_size=32,32", "--num_classes=3", "--per_batch_size=64", "--max_epoch=1",
                                   "--device_target=CPU"],
      "error: only 24 training images for batch_size 64 x 1 rank(s); lower --per_batch_size"),
+    ("per_batch_size_cifar10", DENSENET, ["--per_batch_size=20000", "--max_epoch=1", "--device_target=CPU"],
+     "error: only 10000 training images for batch_size 20000 x 1 rank(s); lower --per_batch_size"),
     ("inception_size", INCEPTION, ["--config_path=default_config_cpu.yaml", "--image_size=64,64", "--num_classes=3",
                                    "--batch_size=4", "--epoch_size=1"],
      "error: InceptionV4 needs inputs of at least 75x75, got 64x64; raise --height/--width (or --image_size)"),
@@ -391,14 +393,15 @@ def test_numeric_label_files_of_every_legacy_form_are_read(tmp_path):
      "error: unknown key 'bacth_size' in the choices (3rd document) of {yaml}; did you mean 'batch_size'?; remove "
      "it or fix its spelling"),
 ])
-def test_list_seven_messages(case, folder, args, message, tiny_folder, tmp_path):
+def test_list_seven_messages(case, folder, args, message, tiny_folder, cifar_root, tmp_path):
     yaml = tmp_path / "user.yaml"
     if case == "yaml_choices":
         yaml.write_text("batch_size: 4\n---\nbatch_size: 'batch'\n---\nbacth_size: [4, 8]\n")
         args = [f"--config_path={yaml}"] + VGG_ARGS[1:] + args
     data_flag = {"densenet121": "--train_data_dir", "inceptionv4": "--dataset_path"}.get(folder.name, "--data_dir")
+    data = cifar_root if case.endswith("cifar10") else tiny_folder
     start = time.time()
-    result = run_script(folder / "train.py", *args, f"{data_flag}={tiny_folder}", f"--ckpt_path={tmp_path / 'out'}",
+    result = run_script(folder / "train.py", *args, f"{data_flag}={data}", f"--ckpt_path={tmp_path / 'out'}",
                         cwd=folder)
     errors = _errors(result.stderr)
     assert result.returncode == 2 and errors == [message.format(yaml=yaml)], result.stderr[-2000:]

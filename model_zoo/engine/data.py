@@ -219,17 +219,17 @@ def cifar10_count(folder, usage):
 
 
 def cifar10_pipeline(data_dir, operations, batch_size, training, rank=0, group_size=1, num_workers=0,
-                     drop_remainder=None):
+                     drop_remainder=None, batch_flag="--batch_size"):
     """Batches of (image, label) from CIFAR-10 binary files."""
     import mindspore.dataset as ds
 
     folder, usage = cifar10_dirs(data_dir, training)
     return _reader_pipeline(ds.Cifar10Dataset, folder, usage, cifar10_count(folder, usage), operations, batch_size,
-                            training, rank, group_size, num_workers, drop_remainder)
+                            training, rank, group_size, num_workers, drop_remainder, batch_flag)
 
 
 def _reader_pipeline(reader, folder, usage, total, operations, batch_size, training, rank, group_size, num_workers,
-                     drop_remainder):
+                     drop_remainder, batch_flag="--batch_size"):
     """Batches from one of MindSpore's data-set readers (Cifar10Dataset, MnistDataset): training shards with the
     reader, evaluation reads images rank, rank + size, ... (each counted once)."""
     import mindspore.dataset as ds
@@ -240,16 +240,18 @@ def _reader_pipeline(reader, folder, usage, total, operations, batch_size, train
     else:
         sampler = ds.SequentialSampler() if group_size == 1 else ds.SubsetSampler(list(range(rank, total, group_size)))
         dataset = reader(str(folder), usage=usage, sampler=sampler)
-    return _map_and_batch(dataset, operations, batch_size, training, drop_remainder, total, group_size, num_workers)
+    return _map_and_batch(dataset, operations, batch_size, training, drop_remainder, total, group_size, num_workers,
+                          batch_flag)
 
 
-def _map_and_batch(dataset, operations, batch_size, training, drop_remainder, total, group_size, num_workers):
+def _map_and_batch(dataset, operations, batch_size, training, drop_remainder, total, group_size, num_workers,
+                   batch_flag="--batch_size"):
     import mindspore.dataset.transforms as T
     import mindspore as ms
 
     dataset = dataset.map(operations=operations, input_columns="image", num_parallel_workers=workers(num_workers))
     dataset = dataset.map(operations=T.TypeCast(ms.int32), input_columns="label")
-    return _batch(dataset, batch_size, training, drop_remainder, total, group_size)
+    return _batch(dataset, batch_size, training, drop_remainder, total, group_size, batch_flag)
 
 
 def mnist_dirs(data_dir, training):
@@ -273,13 +275,13 @@ def mnist_labels(data_dir, training):
 
 
 def mnist_pipeline(data_dir, operations, batch_size, training, rank=0, group_size=1, num_workers=0,
-                   drop_remainder=None):
+                   drop_remainder=None, batch_flag="--batch_size"):
     """Batches of (image, label) from the MNIST idx files (``mindspore.dataset.MnistDataset``)."""
     import mindspore.dataset as ds
 
     folder, usage = mnist_dirs(data_dir, training)
     return _reader_pipeline(ds.MnistDataset, folder, usage, len(mnist_labels(data_dir, training)), operations,
-                            batch_size, training, rank, group_size, num_workers, drop_remainder)
+                            batch_size, training, rank, group_size, num_workers, drop_remainder, batch_flag)
 
 
 def cifar100_file(data_dir, training):
@@ -319,7 +321,7 @@ class _RecordSource:
 
 
 def cifar100_pipeline(data_dir, operations, batch_size, training, rank=0, group_size=1, num_workers=0,
-                      drop_remainder=None):
+                      drop_remainder=None, batch_flag="--batch_size"):
     """Batches of (image, fine label) from the CIFAR-100 binary version.
 
     ``mindspore.dataset.Cifar100Dataset`` accepts only the full files (50000 / 10000 records); this reads any number
@@ -334,7 +336,7 @@ def cifar100_pipeline(data_dir, operations, batch_size, training, rank=0, group_
     dataset = ds.GeneratorDataset(source, column_names=["image", "label"], shuffle=training, num_parallel_workers=1,
                                   **shard)
     return _map_and_batch(dataset, operations, batch_size, training, drop_remainder, len(labels), group_size,
-                          num_workers)
+                          num_workers, batch_flag)
 
 
 def _batch(dataset, batch_size, training, drop_remainder, total, group_size, batch_flag="--batch_size"):
@@ -536,8 +538,11 @@ def recipe_dataset(cfg, training, rank=0, group_size=1, cifar_mean=(0.4914, 0.48
     statistics, jitter on CIFAR).  The class count of the data is checked against ``num_classes`` first."""
     from model_zoo.engine.config import parse_image_size
 
+    from model_zoo.engine.config import flag_name
+
     size = parse_image_size(cfg.image_size)
     batch = int(cfg.batch_size if training else (cfg.eval_batch_size or cfg.batch_size))
+    batch_flag = flag_name(cfg, "batch_size")
     if cfg.dataset in FIXED_DATASETS:
         check_num_classes(cfg, training)
         jitter = cfg.color_jitter if cifar_color_jitter or cfg.dataset != "cifar10" else 0.0
@@ -546,7 +551,7 @@ def recipe_dataset(cfg, training, rank=0, group_size=1, cifar_mean=(0.4914, 0.48
                               cfg.eval_resize_ratio)
         root = cfg.data_dir if training else (cfg.eval_data_dir or cfg.data_dir)
         pipeline = globals()[SMALL_PIPELINES[cfg.dataset]]
-        return pipeline(root, ops, batch, training, rank, group_size, cfg.num_parallel_workers)
+        return pipeline(root, ops, batch, training, rank, group_size, cfg.num_parallel_workers, batch_flag=batch_flag)
     index = load_index(cfg, training)
     check_num_classes(cfg, training, index)
     if training and train_scale(cfg):
@@ -557,10 +562,8 @@ def recipe_dataset(cfg, training, rank=0, group_size=1, cifar_mean=(0.4914, 0.48
     else:
         ops = imagenet_eval_ops(size, resize_ratio=cfg.eval_resize_ratio, keep_aspect=cfg.eval_keep_aspect,
                                 **eval_normalization(cfg))
-    from model_zoo.engine.config import flag_name
-
     return image_pipeline(index, ops, batch, training, rank, group_size, cfg.num_parallel_workers,
-                          batch_flag=flag_name(cfg, "batch_size"))
+                          batch_flag=batch_flag)
 
 
 def load_index(cfg, training):
