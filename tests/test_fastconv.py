@@ -112,6 +112,36 @@ def test_matches_native_conv2d_on_groups_dilation_asymmetric_padding(fast):
     assert implementations and not any(impl.startswith("ref") for impl in implementations), implementations
 
 
+def test_a_graph_for_every_input_size_runs(fast):
+    """set_inputs with unknown sizes (VGG's dense evaluation): the cells run MindSpore's operators there, with the
+    same numbers as a native network, on two input sizes of one graph."""
+    import mindspore as ms
+    from mindspore import nn
+
+    def build(fast_path):
+        net = nn.SequentialCell([nn.Conv2d(3, 8, 3, pad_mode="pad", padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                                 nn.Conv2d(8, 4, 1)])
+        for cell in (net[0], net[1], net[3]):
+            cell._zoo_fast = fast_path and cell._zoo_fast
+        net.set_train(False)
+        net.set_inputs(ms.Tensor(shape=[None, 3, None, None], dtype=ms.float32))
+        return net
+
+    ms.set_context(mode=ms.GRAPH_MODE)
+    try:
+        fast_net, native_net = build(True), build(False)
+        assert fast_net[0]._zoo_fast and fast_net[1]._zoo_fast
+        ms.load_param_into_net(native_net, {p.name: p for p in fast_net.get_parameters()})
+        rng = np.random.default_rng(7)
+        for shape in ((1, 3, 17, 23), (2, 3, 9, 9)):
+            x = ms.Tensor(rng.standard_normal(shape).astype(np.float32))
+            got, want = fast_net(x).asnumpy(), native_net(x).asnumpy()
+            assert got.shape == want.shape == (shape[0], 4) + shape[2:]
+            assert np.abs(got - want).max() <= RELATIVE * np.abs(want).max()
+    finally:
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+
+
 def test_export_writes_the_native_operator(fast, tmp_path):
     import mindspore as ms
     from mindspore import nn

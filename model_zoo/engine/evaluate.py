@@ -174,15 +174,12 @@ class MultiScalePredictor:
     ``multi_crop`` the network on a G x G grid of crops; with ``eval_flip`` each also on the mirrored input;
     ``dense+multi_crop`` averages the two."""
 
-    def __init__(self, cfg, net, dense_net, mean, std, native=None):
-        import contextlib
-
+    def __init__(self, cfg, net, dense_net, mean, std):
         import mindspore.dataset.vision as V
 
         from model_zoo.engine.config import parse_image_size
 
         self.mode, self.net, self.dense = cfg.eval_mode, net, dense_net
-        self.native = native or contextlib.nullcontext  # the dense graph (any image size) runs MindSpore's operators
         self.scales, self.grid, self.flip = eval_scales(cfg), int(cfg.multi_crop_grid), bool(cfg.eval_flip)
         self.size = parse_image_size(cfg.image_size)
         if self.grid < 1 or min(self.scales) < min(self.size):
@@ -214,8 +211,7 @@ class MultiScalePredictor:
             x = (self.resizers[q](images[0]).astype(np.float32).transpose(2, 0, 1) - self.mean) / self.std
             per_scale = []
             if "dense" in self.mode:
-                with self.native():
-                    per_scale.append(self._run(self.dense, x[None]).mean(axis=0))
+                per_scale.append(self._run(self.dense, x[None]).mean(axis=0))
             if "multi_crop" in self.mode:
                 per_scale.append(self._run(self.net, self._crops(x)).mean(axis=0))
             posteriors.append(np.mean(per_scale, axis=0))
@@ -245,11 +241,7 @@ def eval_source(recipe, cfg, net, rank, group_size):
         dense.set_inputs(ms.Tensor(shape=[None, 3, None, None], dtype=ms.float32))  # one graph for every image size
     images = WholeImages(cfg, rank, group_size)
     net.set_train(False)
-    from model_zoo.engine.device import get_backend
-
-    backend = get_backend(cfg.device_target)
-    return images, MultiScalePredictor(cfg, net, dense, images.mean, images.std,
-                                       native=lambda: backend.native_operators(dense)), 1
+    return images, MultiScalePredictor(cfg, net, dense, images.mean, images.std), 1
 
 
 def evaluate(recipe, cfg):

@@ -43,6 +43,17 @@ void ScaleShift(const float *x, float *y, const Dims &d, int64_t c, float scale,
   }
 }
 
+// An operator's tensors in MindSpore's order (inputs, then outputs): `count` float32 tensors, the first (N, C, H, W).
+struct Args {
+  void **params;
+  Dims d;
+  bool ok;
+  Args(int nparam, int count, void **p, const int *ndims, int64_t **shapes, const char **dtypes)
+      : params(p), d{0, 0, 0}, ok(nparam == count && Float32(nparam, dtypes) && ReadDims(ndims[0], shapes[0], &d)) {}
+  const float *in(int i) const { return static_cast<const float *>(params[i]); }
+  float *out(int i) const { return static_cast<float *>(params[i]); }
+};
+
 // Run fn(c) for every channel, split over the pool (inline when the tensor is small).
 template <typename F>
 void ForChannels(const Dims &d, F fn) {
@@ -64,15 +75,12 @@ void ForChannels(const Dims &d, F fn) {
 extern "C" {
 
 int ZooBatchNormTrain(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  Dims d;
-  if (nparam != 7 || !Float32(nparam, dtypes) || !ReadDims(ndims[0], shapes[0], &d)) return 1;
-  const float *x = static_cast<const float *>(params[0]);
-  const float *gamma = static_cast<const float *>(params[1]);
-  const float *beta = static_cast<const float *>(params[2]);
-  const double eps = *static_cast<const float *>(params[3]);
-  float *y = static_cast<float *>(params[4]);
-  float *mean_out = static_cast<float *>(params[5]);
-  float *var_out = static_cast<float *>(params[6]);
+  const Args a(nparam, 7, params, ndims, shapes, dtypes);
+  if (!a.ok) return 1;
+  const Dims &d = a.d;
+  const float *x = a.in(0), *gamma = a.in(1), *beta = a.in(2);
+  const double eps = *a.in(3);
+  float *y = a.out(4), *mean_out = a.out(5), *var_out = a.out(6);
   const double count = static_cast<double>(d.n * d.hw);
   ForChannels(d, [&](int64_t c) {
     double sum = 0.0;
@@ -101,17 +109,12 @@ int ZooBatchNormTrain(int nparam, void **params, int *ndims, int64_t **shapes, c
 }
 
 int ZooBatchNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  Dims d;
-  if (nparam != 9 || !Float32(nparam, dtypes) || !ReadDims(ndims[0], shapes[0], &d)) return 1;
-  const float *dy = static_cast<const float *>(params[0]);
-  const float *x = static_cast<const float *>(params[1]);
-  const float *gamma = static_cast<const float *>(params[2]);
-  const float *mean_in = static_cast<const float *>(params[3]);
-  const float *var_in = static_cast<const float *>(params[4]);
-  const double eps = *static_cast<const float *>(params[5]);
-  float *dx = static_cast<float *>(params[6]);
-  float *dgamma = static_cast<float *>(params[7]);
-  float *dbeta = static_cast<float *>(params[8]);
+  const Args a(nparam, 9, params, ndims, shapes, dtypes);
+  if (!a.ok) return 1;
+  const Dims &d = a.d;
+  const float *dy = a.in(0), *x = a.in(1), *gamma = a.in(2), *mean_in = a.in(3), *var_in = a.in(4);
+  const double eps = *a.in(5);
+  float *dx = a.out(6), *dgamma = a.out(7), *dbeta = a.out(8);
   const double count = static_cast<double>(d.n * d.hw);
   ForChannels(d, [&](int64_t c) {
     const double mean = mean_in[c];
@@ -146,15 +149,12 @@ int ZooBatchNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, co
 }
 
 int ZooBatchNormInfer(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  Dims d;
-  if (nparam != 7 || !Float32(nparam, dtypes) || !ReadDims(ndims[0], shapes[0], &d)) return 1;
-  const float *x = static_cast<const float *>(params[0]);
-  const float *gamma = static_cast<const float *>(params[1]);
-  const float *beta = static_cast<const float *>(params[2]);
-  const float *mean = static_cast<const float *>(params[3]);
-  const float *var = static_cast<const float *>(params[4]);
-  const double eps = *static_cast<const float *>(params[5]);
-  float *y = static_cast<float *>(params[6]);
+  const Args a(nparam, 7, params, ndims, shapes, dtypes);
+  if (!a.ok) return 1;
+  const Dims &d = a.d;
+  const float *x = a.in(0), *gamma = a.in(1), *beta = a.in(2), *mean = a.in(3), *var = a.in(4);
+  const double eps = *a.in(5);
+  float *y = a.out(6);
   ForChannels(d, [&](int64_t c) {
     const double scale = gamma[c] / std::sqrt(static_cast<double>(var[c]) + eps);
     ScaleShift(x, y, d, c, static_cast<float>(scale), static_cast<float>(beta[c] - mean[c] * scale));

@@ -242,6 +242,9 @@ def conv_config(cell):
 
 
 def output_size(size, kernel, stride, dilation, pad_begin, pad_end, same):
+    """Output extent of one spatial axis; unknown (-1, a graph compiled for every size) stays unknown."""
+    if size < 0:
+        return -1
     if same:
         return -(-size // stride)
     return (size + pad_begin + pad_end - (kernel - 1) * dilation - 1) // stride + 1
@@ -331,8 +334,11 @@ def attach(cell):
 
 
 def _fast_construct(self, x):
-    # float32 only: a cell under mixed precision (AMP O2/O3, export --export_fp16) runs its operators in float16
-    if self._zoo_fast and self.mixed_precision_type is None and x.dtype == self._zoo_dtype:
+    # float32 only: a cell under mixed precision (AMP O2/O3, export --export_fp16) runs its operators in float16;
+    # static shapes only: a graph compiled for every input size (set_inputs with None, e.g. dense evaluation) runs
+    # MindSpore's operator
+    if self._zoo_fast and self.mixed_precision_type is None and x.dtype == self._zoo_dtype and \
+            ops.isconstant(x.shape):
         output = self._zoo_conv(x, self.weight, self._zoo_cfg)
     else:
         output = self.conv2d(x, self.weight)
@@ -343,7 +349,8 @@ def _fast_construct(self, x):
 
 def _fast_bn_construct(self, x):
     training = self.training if self.use_batch_statistics is None else self.use_batch_statistics
-    if self._zoo_fast and self.mixed_precision_type is None and x.dtype == self._zoo_dtype:
+    if self._zoo_fast and self.mixed_precision_type is None and x.dtype == self._zoo_dtype and \
+            ops.isconstant(x.shape):
         if training:
             y, mean, var = self._zoo_bn_train(x, self.gamma, self.beta, self._zoo_eps)
             # MindSpore's BatchNorm: moving = (1 - m) * moving + m * batch (m = self.momentum = 1 - the
