@@ -431,3 +431,18 @@ def test_resume_with_another_schedule_length_says_so():
     message = str(info.value)
     assert "18-step learning-rate schedule" in message and "24 steps" in message and "--max_epoch" in message
     assert "\n" not in message and "--num_classes" not in message
+
+
+def test_a_run_started_from_python_names_the_model_folders_script_to_resume():
+    """The demo runs training through cli.run with its own flags: the resume command is the model folder's
+    train.py with those flags (python -m model_zoo.demo has no --resume)."""
+    from model_zoo.engine.cli import command_line
+    from model_zoo.engine.config import Config
+    from model_zoo.engine.registry import get_recipe
+    from model_zoo.engine.trainer import resume_command
+
+    cfg = Config()
+    object.__setattr__(cfg, "command", command_line(get_recipe("vgg19"), "train",
+                                                    ["--data_dir=/my data", "--resume", "auto", "--max_epoch=2"]))
+    assert shlex.split(resume_command(cfg, "/runs/x/recovery.ckpt")) == [
+        "python", str(VGG / "train.py"), "--data_dir=/my data", "--max_epoch=2", "--resume=/runs/x/recovery.ckpt"]

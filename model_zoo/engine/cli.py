@@ -133,6 +133,15 @@ def export_task(recipe, cfg):
     return result
 
 
+def command_line(recipe, task, argv):
+    """The script and flags that run this task as a user would type them: the process's own command line, or, when
+    Python code (the demo) called :func:`run` with other flags, the model folder's ``<task>.py`` with them."""
+    argv = [str(arg) for arg in argv]
+    if argv == sys.argv[1:]:
+        return [sys.argv[0] or f"{task}.py"] + argv
+    return [str(Path(recipe.folder) / f"{task}.py")] + argv
+
+
 def run(task, recipe_name, argv):
     from model_zoo.engine import evaluate, trainer, weights
 
@@ -142,6 +151,7 @@ def run(task, recipe_name, argv):
     modelarts.pre_process(cfg)
     if cfg.get("enable_modelarts") and weights.attached(cfg) is None:  # the weights have just been synced here
         cfg = weights.configure(recipe, cfg, task, rebuild=None)
+    object.__setattr__(cfg, "command", command_line(recipe, task, argv))  # an attribute, not a config key
     try:
         if task == "train":
             result = trainer.train(recipe, cfg)

@@ -408,12 +408,14 @@ def divergence_message(cfg, state, output_dir, amp_level="O0"):
 
 
 def resume_command(cfg, path):
-    """The command line that resumes this run from ``path``: this script with its flags, --resume replaced."""
+    """The command line that resumes this run from ``path``: the script with its flags (``cfg.command``, set by
+    :func:`model_zoo.engine.cli.run`; else this process's), --resume replaced."""
     import shlex
     import sys
 
+    script, *given = getattr(cfg, "command", None) or [sys.argv[0] or "train.py"] + sys.argv[1:]
     argv, skip = [], False
-    for token in sys.argv[1:]:
+    for token in given:
         if skip:
             skip = False
             continue
@@ -423,7 +425,7 @@ def resume_command(cfg, path):
         if token.startswith("--resume="):
             continue
         argv.append(token)
-    return "python " + shlex.join([sys.argv[0] or "train.py"] + argv + [f"--resume={path}"])
+    return "python " + shlex.join([script] + argv + [f"--resume={path}"])
 
 
 def checkpoint_names(ckpt_dir, prefix, output_dir, resume_path=None):
