@@ -240,6 +240,30 @@ def test_builds_once_per_machine(tmp_path):
     assert key["mindspore"] and key["cpu"] is not None and key["dnnl_size"] > 0
 
 
+def test_a_new_build_leaves_the_builds_other_checkouts_still_use(tmp_path):
+    """Two checkouts (or a zoo upgrade while a job runs) share one MindSpore and one cache: a build removes only
+    builds of that MindSpore no run has loaded for UNUSED_DAYS; a running job loads its kernels again by path."""
+    import os
+    import time
+
+    from model_zoo.engine.kernels import fastconv
+
+    def folder(name, dnnl, idle_days):
+        path = tmp_path / name
+        path.mkdir()
+        (path / "key.json").write_text(json.dumps({"dnnl": dnnl}))
+        stamp = time.time() - idle_days * 86400
+        os.utime(path / "key.json", (stamp, stamp))
+        return path
+
+    keep = folder("new", "/ms/libdnnl.so.3", 0)
+    in_use = folder("other_checkout", "/ms/libdnnl.so.3", 1)
+    stale = folder("old", "/ms/libdnnl.so.3", fastconv.UNUSED_DAYS + 1)
+    other_install = folder("other_mindspore", "/other/libdnnl.so.3", fastconv.UNUSED_DAYS + 1)
+    fastconv._remove_older_builds(tmp_path, keep, {"dnnl": "/ms/libdnnl.so.3"})
+    assert keep.is_dir() and in_use.is_dir() and other_install.is_dir() and not stale.exists()
+
+
 @pytest.mark.slow
 def test_training_gives_the_same_loss_curve(tiny_folder, tmp_path):
     """VGG11-BN (convolutions and batch norms), 10 steps of GRAPH-mode training from the CLI, fast vs MindSpore's

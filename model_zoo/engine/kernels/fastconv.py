@@ -169,21 +169,36 @@ def library(log=print):
                 build(out_dir, dnnl_path, cxx, log)
                 (out_dir / "key.json").write_text(json.dumps(meta, indent=2, sort_keys=True))
                 _remove_older_builds(root, out_dir, meta)
+    _mark_used(out_dir)
     _check_loads(lib)
     _STATE["lib"] = str(lib)
     return _STATE["lib"]
 
 
-def _remove_older_builds(root, keep, meta):
-    """Earlier builds for the same MindSpore installation (older kernel sources) are not used again."""
+UNUSED_DAYS = 14  # a build for the same MindSpore that no run has loaded for this long is removed
+
+
+def _mark_used(out_dir):
+    try:
+        os.utime(out_dir / "key.json")
+    except OSError:
+        pass
+
+
+def _remove_older_builds(root, keep, meta, now=None):
+    """Builds for the same MindSpore installation (other kernel sources: an older zoo, another checkout) that no run
+    has loaded for :data:`UNUSED_DAYS`.  A build still in use is never removed: a running job loads its kernels by
+    path when it compiles a graph (an evaluation after training, for one)."""
+    now = time.time() if now is None else now
     for folder in root.iterdir():
         if folder == keep or not (folder / "key.json").is_file():
             continue
         try:
             other = json.loads((folder / "key.json").read_text())
+            idle = now - (folder / "key.json").stat().st_mtime
         except (OSError, ValueError):
             continue
-        if other.get("dnnl") == meta["dnnl"]:
+        if other.get("dnnl") == meta["dnnl"] and idle > UNUSED_DAYS * 86400:
             shutil.rmtree(folder, ignore_errors=True)
 
 
