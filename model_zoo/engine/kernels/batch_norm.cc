@@ -70,19 +70,25 @@ void ForChannels(const Dims &d, F fn) {
   });
 }
 
+// The operator's arguments checked (`count` float32 tensors, the first NCHW), then body(args, c) for every channel.
+template <typename F>
+int PerChannel(int nparam, int count, void **params, const int *ndims, int64_t **shapes, const char **dtypes, F body) {
+  const Args a(nparam, count, params, ndims, shapes, dtypes);
+  if (!a.ok) return 1;
+  ForChannels(a.d, [&](int64_t c) { body(a, c); });
+  return 0;
+}
+
 }  // namespace
 
 extern "C" {
 
 int ZooBatchNormTrain(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  const Args a(nparam, 7, params, ndims, shapes, dtypes);
-  if (!a.ok) return 1;
-  const Dims &d = a.d;
-  const float *x = a.in(0), *gamma = a.in(1), *beta = a.in(2);
-  const double eps = *a.in(3);
-  float *y = a.out(4), *mean_out = a.out(5), *var_out = a.out(6);
-  const double count = static_cast<double>(d.n * d.hw);
-  ForChannels(d, [&](int64_t c) {
+  return PerChannel(nparam, 7, params, ndims, shapes, dtypes, [](const Args &a, int64_t c) {
+    const Dims &d = a.d;
+    const float *x = a.in(0), *gamma = a.in(1), *beta = a.in(2);
+    const double eps = *a.in(3), count = static_cast<double>(d.n * d.hw);
+    float *y = a.out(4), *mean_out = a.out(5), *var_out = a.out(6);
     double sum = 0.0;
     for (int64_t n = 0; n < d.n; ++n) {
       const float *p = x + (n * d.c + c) * d.hw;
@@ -105,18 +111,14 @@ int ZooBatchNormTrain(int nparam, void **params, int *ndims, int64_t **shapes, c
     mean_out[c] = static_cast<float>(mean);
     var_out[c] = static_cast<float>(var);
   });
-  return 0;
 }
 
 int ZooBatchNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  const Args a(nparam, 9, params, ndims, shapes, dtypes);
-  if (!a.ok) return 1;
-  const Dims &d = a.d;
-  const float *dy = a.in(0), *x = a.in(1), *gamma = a.in(2), *mean_in = a.in(3), *var_in = a.in(4);
-  const double eps = *a.in(5);
-  float *dx = a.out(6), *dgamma = a.out(7), *dbeta = a.out(8);
-  const double count = static_cast<double>(d.n * d.hw);
-  ForChannels(d, [&](int64_t c) {
+  return PerChannel(nparam, 9, params, ndims, shapes, dtypes, [](const Args &a, int64_t c) {
+    const Dims &d = a.d;
+    const float *dy = a.in(0), *x = a.in(1), *gamma = a.in(2), *mean_in = a.in(3), *var_in = a.in(4);
+    const double eps = *a.in(5), count = static_cast<double>(d.n * d.hw);
+    float *dx = a.out(6), *dgamma = a.out(7), *dbeta = a.out(8);
     const double mean = mean_in[c];
     const double invstd = 1.0 / std::sqrt(static_cast<double>(var_in[c]) + eps);
     double sum_dy = 0.0, sum_dy_xc = 0.0;
@@ -132,33 +134,26 @@ int ZooBatchNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, co
     const double dg = sum_dy_xc * invstd;
     // dx = gamma * invstd * (dy - sum_dy / M - xhat * dgamma / M), xhat = (x - mean) * invstd
     const double k = gamma[c] * invstd;
-    const float a = static_cast<float>(k);
-    const float b = static_cast<float>(-k * dg * invstd / count);
+    const float scale_dy = static_cast<float>(k);
+    const float scale_xc = static_cast<float>(-k * dg * invstd / count);
     const float shift = static_cast<float>(-k * sum_dy / count);
     const float m = static_cast<float>(mean);
     for (int64_t n = 0; n < d.n; ++n) {
       const float *g = dy + (n * d.c + c) * d.hw;
       const float *p = x + (n * d.c + c) * d.hw;
       float *q = dx + (n * d.c + c) * d.hw;
-      for (int64_t i = 0; i < d.hw; ++i) q[i] = a * g[i] + b * (p[i] - m) + shift;
+      for (int64_t i = 0; i < d.hw; ++i) q[i] = scale_dy * g[i] + scale_xc * (p[i] - m) + shift;
     }
     dgamma[c] = static_cast<float>(dg);
     dbeta[c] = static_cast<float>(sum_dy);
   });
-  return 0;
 }
 
 int ZooBatchNormInfer(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  const Args a(nparam, 7, params, ndims, shapes, dtypes);
-  if (!a.ok) return 1;
-  const Dims &d = a.d;
-  const float *x = a.in(0), *gamma = a.in(1), *beta = a.in(2), *mean = a.in(3), *var = a.in(4);
-  const double eps = *a.in(5);
-  float *y = a.out(6);
-  ForChannels(d, [&](int64_t c) {
-    const double scale = gamma[c] / std::sqrt(static_cast<double>(var[c]) + eps);
-    ScaleShift(x, y, d, c, static_cast<float>(scale), static_cast<float>(beta[c] - mean[c] * scale));
+  return PerChannel(nparam, 7, params, ndims, shapes, dtypes, [](const Args &a, int64_t c) {
+    const float *x = a.in(0), *gamma = a.in(1), *beta = a.in(2), *mean = a.in(3), *var = a.in(4);
+    const double scale = gamma[c] / std::sqrt(static_cast<double>(var[c]) + *a.in(5));
+    ScaleShift(x, a.out(6), a.d, c, static_cast<float>(scale), static_cast<float>(beta[c] - mean[c] * scale));
   });
-  return 0;
 }
 }

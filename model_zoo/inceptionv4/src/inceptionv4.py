@@ -100,95 +100,68 @@ def _max_pool():
     return nn.MaxPool2d(3, 2)
 
 
-class Mixed3a(nn.Cell):
+class Branches(nn.Cell):
+    """Runs each branch on the input and concatenates their outputs along channels, in the order given.  The
+    keyword names are the attribute names, hence the parameter names (``branch0``..., timm's)."""
+
+    def __init__(self, **branches):
+        super().__init__()
+        for name, cell in branches.items():
+            setattr(self, name, cell)
+        self.names = tuple(branches)
+
+    def construct(self, x):
+        outputs = ()
+        for name in self.names:
+            outputs += (getattr(self, name)(x),)
+        return ops.cat(outputs, 1)
+
+
+def Mixed3a(**bn):  # noqa: N802 - the block's name in the paper and in timm
     """Stem step: [3x3/2 max-pool | 3x3/2 conv 64->96] -> 160 channels."""
-
-    def __init__(self, **bn):
-        super().__init__()
-        self.maxpool = _max_pool()
-        self.conv = BasicConv(64, 96, 3, stride=2, **bn)
-
-    def construct(self, x):
-        return ops.cat((self.maxpool(x), self.conv(x)), 1)
+    return Branches(maxpool=_max_pool(), conv=BasicConv(64, 96, 3, stride=2, **bn))
 
 
-class Mixed4a(nn.Cell):
+def Mixed4a(**bn):  # noqa: N802
     """Stem step: [1x1, 3x3] | [1x1, 1x7, 7x1, 3x3] -> 192 channels (valid 3x3: spatial -2)."""
-
-    def __init__(self, **bn):
-        super().__init__()
-        self.branch0 = _chain(bn, (160, 64, 1), (64, 96, 3))
-        self.branch1 = _chain(bn, (160, 64, 1), (64, 64, (1, 7)), (64, 64, (7, 1)), (64, 96, 3))
-
-    def construct(self, x):
-        return ops.cat((self.branch0(x), self.branch1(x)), 1)
+    return Branches(branch0=_chain(bn, (160, 64, 1), (64, 96, 3)),
+                    branch1=_chain(bn, (160, 64, 1), (64, 64, (1, 7)), (64, 64, (7, 1)), (64, 96, 3)))
 
 
-class Mixed5a(nn.Cell):
+def Mixed5a(**bn):  # noqa: N802
     """Stem step: [3x3/2 conv 192->192 | 3x3/2 max-pool] -> 384 channels."""
-
-    def __init__(self, **bn):
-        super().__init__()
-        self.conv = BasicConv(192, 192, 3, stride=2, **bn)
-        self.maxpool = _max_pool()
-
-    def construct(self, x):
-        return ops.cat((self.conv(x), self.maxpool(x)), 1)
+    return Branches(conv=BasicConv(192, 192, 3, stride=2, **bn), maxpool=_max_pool())
 
 
-class InceptionA(nn.Cell):
+def InceptionA(**bn):  # noqa: N802
     """35x35 block, 384 -> 384: 1x1 | 1x1-3x3 | 1x1-3x3-3x3 | avg-pool-1x1."""
-
-    def __init__(self, **bn):
-        super().__init__()
-        self.branch0 = BasicConv(384, 96, 1, **bn)
-        self.branch1 = _chain(bn, (384, 64, 1), (64, 96, 3, 1, 1))
-        self.branch2 = _chain(bn, (384, 64, 1), (64, 96, 3, 1, 1), (96, 96, 3, 1, 1))
-        self.branch3 = nn.SequentialCell([_avg_pool(), BasicConv(384, 96, 1, **bn)])
-
-    def construct(self, x):
-        return ops.cat((self.branch0(x), self.branch1(x), self.branch2(x), self.branch3(x)), 1)
+    return Branches(branch0=BasicConv(384, 96, 1, **bn),
+                    branch1=_chain(bn, (384, 64, 1), (64, 96, 3, 1, 1)),
+                    branch2=_chain(bn, (384, 64, 1), (64, 96, 3, 1, 1), (96, 96, 3, 1, 1)),
+                    branch3=nn.SequentialCell([_avg_pool(), BasicConv(384, 96, 1, **bn)]))
 
 
-class ReductionA(nn.Cell):
+def ReductionA(**bn):  # noqa: N802
     """35 -> 17 reduction, 384 -> 1024 (k, l, m, n = 192, 224, 256, 384)."""
-
-    def __init__(self, **bn):
-        super().__init__()
-        self.branch0 = BasicConv(384, 384, 3, stride=2, **bn)
-        self.branch1 = _chain(bn, (384, 192, 1), (192, 224, 3, 1, 1), (224, 256, 3, 2))
-        self.branch2 = _max_pool()
-
-    def construct(self, x):
-        return ops.cat((self.branch0(x), self.branch1(x), self.branch2(x)), 1)
+    return Branches(branch0=BasicConv(384, 384, 3, stride=2, **bn),
+                    branch1=_chain(bn, (384, 192, 1), (192, 224, 3, 1, 1), (224, 256, 3, 2)),
+                    branch2=_max_pool())
 
 
-class InceptionB(nn.Cell):
+def InceptionB(**bn):  # noqa: N802
     """17x17 block, 1024 -> 1024: 1x1 | 1x1-1x7-7x1 | 1x1-7x1-1x7-7x1-1x7 | avg-pool-1x1."""
-
-    def __init__(self, **bn):
-        super().__init__()
-        self.branch0 = BasicConv(1024, 384, 1, **bn)
-        self.branch1 = _chain(bn, (1024, 192, 1), (192, 224, (1, 7)), (224, 256, (7, 1)))
-        self.branch2 = _chain(bn, (1024, 192, 1), (192, 192, (7, 1)), (192, 224, (1, 7)), (224, 224, (7, 1)),
-                              (224, 256, (1, 7)))
-        self.branch3 = nn.SequentialCell([_avg_pool(), BasicConv(1024, 128, 1, **bn)])
-
-    def construct(self, x):
-        return ops.cat((self.branch0(x), self.branch1(x), self.branch2(x), self.branch3(x)), 1)
+    return Branches(branch0=BasicConv(1024, 384, 1, **bn),
+                    branch1=_chain(bn, (1024, 192, 1), (192, 224, (1, 7)), (224, 256, (7, 1))),
+                    branch2=_chain(bn, (1024, 192, 1), (192, 192, (7, 1)), (192, 224, (1, 7)), (224, 224, (7, 1)),
+                                   (224, 256, (1, 7))),
+                    branch3=nn.SequentialCell([_avg_pool(), BasicConv(1024, 128, 1, **bn)]))
 
 
-class ReductionB(nn.Cell):
+def ReductionB(**bn):  # noqa: N802
     """17 -> 8 reduction, 1024 -> 1536."""
-
-    def __init__(self, **bn):
-        super().__init__()
-        self.branch0 = _chain(bn, (1024, 192, 1), (192, 192, 3, 2))
-        self.branch1 = _chain(bn, (1024, 256, 1), (256, 256, (1, 7)), (256, 320, (7, 1)), (320, 320, 3, 2))
-        self.branch2 = _max_pool()
-
-    def construct(self, x):
-        return ops.cat((self.branch0(x), self.branch1(x), self.branch2(x)), 1)
+    return Branches(branch0=_chain(bn, (1024, 192, 1), (192, 192, 3, 2)),
+                    branch1=_chain(bn, (1024, 256, 1), (256, 256, (1, 7)), (256, 320, (7, 1)), (320, 320, 3, 2)),
+                    branch2=_max_pool())
 
 
 class InceptionC(nn.Cell):
