@@ -26,7 +26,7 @@ setup(
         "safetensors==0.8.0",
     ],
     extras_require={
-        "test": ["pytest==9.2.0", "torch==2.14.1", "torchvision==0.29.1", "timm==1.0.31"],
+        "test": ["pytest==9.2.0", "pytest-xdist==3.8.0", "torch==2.14.1", "torchvision==0.29.1", "timm==1.0.31"],
     },
     entry_points={"console_scripts": ["model-zoo-demo=model_zoo.demo:main"]},
 )

@@ -104,37 +104,73 @@ def tiny_folder(tmp_path_factory):
     return synthetic_folder(root, classes=3, per_class=8, val_per_class=3, size=40)
 
 
+def shared_folder(tmp_path_factory, name):
+    """A folder every pytest-xdist worker of this run sees (the run's base folder; the session's own without xdist),
+    removed at the end of the run (``pytest_sessionfinish``)."""
+    base = tmp_path_factory.getbasetemp()
+    path = (base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "shared" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def pytest_sessionfinish(session):
+    if not os.environ.get("PYTEST_XDIST_WORKER"):  # the only process, or xdist's controller once its workers are done
+        factory = getattr(session.config, "_tmp_path_factory", None)
+        if factory is not None:
+            shutil.rmtree(factory.getbasetemp() / "shared", ignore_errors=True)
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (pytest.ini): one worker per core, at most 4 (each test's MindSpore processes use the cores too)."""
+    return max(1, min(len(os.sched_getaffinity(0)), 4))
+
+
 @pytest.fixture(scope="session")
 def tiny_trained(tiny_folder, tmp_path_factory):
-    """``tiny_trained(*models)`` -> {model: run}: the TINY_RUNS training of each model, run once per session at its
-    first use (several at once in parallel) and shared by every test that needs "some trained checkpoint of this
-    recipe".  ``run`` has ``checkpoint``, ``out`` (the output folder), ``folder`` (the model folder), ``result``
-    (train.py's CompletedProcess) and ``train`` (its flags).  A test that needs its own run (resume, signals, other
-    flags) trains it itself.  Deleted at the end of the session (about 0.8 GB for the three)."""
-    runs, made = {}, []
+    """``tiny_trained(*models)`` -> {model: run}: the TINY_RUNS training of each model, run once per test run at its
+    first use (several at once in parallel; the xdist workers share them: the first trains, the others wait for it)
+    and shared by every test that needs "some trained checkpoint of this recipe".  ``run`` has ``checkpoint``, ``out``
+    (the output folder), ``folder`` (the model folder), ``result`` (train.py's CompletedProcess) and ``train`` (its
+    flags).  A test that needs its own run (resume, signals, other flags) trains it itself."""
+    import fcntl
+    import json
+
+    shared, runs = shared_folder(tmp_path_factory, "tiny_trained"), {}
+
+    def load(name):
+        out, record = shared / name, json.loads((shared / f"{name}.json").read_text())
+        (checkpoint,) = out.glob(TINY_RUNS[name]["ckpt"])
+        runs[name] = SimpleNamespace(checkpoint=checkpoint, out=out, folder=ROOT / "model_zoo" / name,
+                                     result=subprocess.CompletedProcess(*record), train=TINY_RUNS[name]["train"])
 
     def get(*models):
-        started = {}
-        for name in models:
-            if name not in runs and name not in started:
-                case = TINY_RUNS[name]
-                out = tmp_path_factory.mktemp(f"tiny_{name}")
-                made.append(out)
-                folder = ROOT / "model_zoo" / name
-                started[name] = (out, folder, start_script(folder / "train.py", *case["train"],
-                                                           f"{case['data_flag']}={tiny_folder}",
-                                                           f"{case['out_flag']}={out}", cwd=folder))
-        finished = {name: (out, folder, finish(proc)) for name, (out, folder, proc) in started.items()}
-        for name, (out, folder, result) in finished.items():
-            assert result.returncode == 0, f"{name}: {result.stderr[-2000:]}"
-            (checkpoint,) = Path(out).glob(TINY_RUNS[name]["ckpt"])
-            runs[name] = SimpleNamespace(checkpoint=checkpoint, out=Path(out), folder=folder, result=result,
-                                         train=TINY_RUNS[name]["train"])
+        wanted = sorted(set(models) - set(runs))
+        locks = [open(shared / f"{name}.lock", "w") for name in wanted]
+        try:
+            for lock in locks:  # in name order: two workers never wait for each other in a circle
+                fcntl.flock(lock, fcntl.LOCK_EX)
+            started = {}
+            for name in wanted:
+                if (shared / f"{name}.json").is_file():
+                    continue  # another worker trained it
+                case, folder = TINY_RUNS[name], ROOT / "model_zoo" / name
+                shutil.rmtree(shared / name, ignore_errors=True)  # what a failed attempt left
+                (shared / name).mkdir()
+                started[name] = start_script(folder / "train.py", *case["train"], f"{case['data_flag']}={tiny_folder}",
+                                             f"{case['out_flag']}={shared / name}", cwd=folder)
+            for name, proc in started.items():
+                result = finish(proc)
+                assert result.returncode == 0, f"{name}: {result.stderr[-2000:]}"
+                (shared / f"{name}.json").write_text(json.dumps([result.args, result.returncode, result.stdout,
+                                                                 result.stderr]))
+            for name in wanted:
+                load(name)
+        finally:
+            for lock in locks:
+                lock.close()
         return {name: runs[name] for name in models}
 
-    yield get
-    for path in made:
-        shutil.rmtree(path, ignore_errors=True)
+    return get
 
 
 @pytest.fixture(scope="session")
@@ -161,6 +197,16 @@ def scratch(tmp_path_factory):
     yield make
     for path in made:
         shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True)
+def pynative_after_each_test():
+    """Every test starts in MindSpore's default PyNative mode, whatever the test before it (or the engine code it
+    ran in this process) set: a network test left in graph mode compiles a graph per call, 20-40 s for InceptionV4."""
+    yield
+    mindspore = sys.modules.get("mindspore")
+    if mindspore is not None and mindspore.get_context("mode") != mindspore.PYNATIVE_MODE:
+        mindspore.set_context(mode=mindspore.PYNATIVE_MODE)
 
 
 @pytest.fixture(scope="session", autouse=True)

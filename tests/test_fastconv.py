@@ -112,6 +112,23 @@ def test_matches_native_conv2d_on_groups_dilation_asymmetric_padding(fast):
     assert implementations and not any(impl.startswith("ref") for impl in implementations), implementations
 
 
+def test_convolutions_of_one_input_shape_with_other_strides_keep_their_own_output(fast):
+    """PyNative caches an operator's inferred output by name, attributes and input shapes: a stride-2 convolution
+    run after a stride-1 one of the same input (InceptionV4's Mixed3a after InceptionA) must not get its shape."""
+    import mindspore as ms
+    from mindspore import nn
+
+    x = ms.Tensor(np.random.default_rng(3).standard_normal((1, 64, 35, 35)).astype(np.float32))
+    cells = [nn.Conv2d(64, 96, 3, pad_mode="pad", padding=1), nn.Conv2d(64, 96, 3, stride=2, pad_mode="valid")]
+    for cell in cells * 2:
+        native = nn.Conv2d(64, 96, 3, stride=cell.stride, pad_mode=cell.pad_mode, padding=cell.padding)
+        native._zoo_fast = False
+        native.weight.set_data(cell.weight.data)
+        got, want = cell(x).asnumpy(), native(x).asnumpy()
+        assert got.shape == want.shape == ((1, 96, 35, 35) if cell.stride == (1, 1) else (1, 96, 17, 17))
+        assert np.abs(got - want).max() <= RELATIVE * np.abs(want).max()
+
+
 def test_a_graph_for_every_input_size_runs(fast):
     """set_inputs with unknown sizes (VGG's dense evaluation): the cells run MindSpore's operators there, with the
     same numbers as a native network, on two input sizes of one graph."""

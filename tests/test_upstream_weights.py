@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 import upstream_nets as U
-from conftest import ROOT, run_script
+from conftest import ROOT, finish, run_script, start_script
 
 TOLERANCE = 1e-5
 IMAGES = 9  # tiny_folder: 3 classes x 3 val images
@@ -192,11 +192,12 @@ def test_export_py_onnx_and_mindir_give_the_upstream_outputs(name, upstream, tmp
     """ONNX from the model folder's export.py, MINDIR from the top-level export.py --model."""
     case, made = CASES[name], upstream[name]
     argv, size = export_argv(case, made), case["size"]
-    onnx = run_script(ROOT / "model_zoo" / case["recipe"] / "export.py", *argv, "--file_format=ONNX",
-                      f"--file_name={tmp_path / 'net'}", cwd=tmp_path)
-    assert onnx.returncode == 0, onnx.stderr[-3000:]
-    mindir = run_script(ROOT / "export.py", "--model", case["recipe"], *argv, "--file_format=MINDIR",
+    onnx = start_script(ROOT / "model_zoo" / case["recipe"] / "export.py", *argv, "--file_format=ONNX",
                         f"--file_name={tmp_path / 'net'}", cwd=tmp_path)
+    mindir = start_script(ROOT / "export.py", "--model", case["recipe"], *argv, "--file_format=MINDIR",
+                          f"--file_name={tmp_path / 'net'}", cwd=tmp_path)                  # both at once
+    onnx, mindir = finish(onnx), finish(mindir)
+    assert onnx.returncode == 0, onnx.stderr[-3000:]
     assert mindir.returncode == 0, mindir.stderr[-3000:]
     for result in (onnx, mindir):
         assert f"input 2x3x{size}x{size}" in result.stdout, result.stdout[-2000:]

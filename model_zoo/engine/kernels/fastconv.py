@@ -300,6 +300,10 @@ def operators(cfg):
 
     forward = ops.Custom(f"{lib}:ZooConvForward", out_shape=_forward_shape(cfg), out_dtype=lambda x, w, c: x,
                          func_type="aot", bprop=bprop)
+    # the output shape depends on the configuration, which reaches the kernel as a tensor: as an attribute too, it
+    # keeps PyNative's per-operator cache (keyed by name, attributes and input shapes) from reusing the shape
+    # inferred for another configuration (a stride-2 conv got the output of a stride-1 one of the same input)
+    forward.add_prim_attr("zoo_conv_config", list(cfg))
     _STATE["ops"][cfg] = forward
     return forward
 
