@@ -129,6 +129,17 @@ def test_convolutions_of_one_input_shape_with_other_strides_keep_their_own_outpu
         assert np.abs(got - want).max() <= RELATIVE * np.abs(want).max()
 
 
+def test_an_input_too_small_for_the_convolution_is_an_error_not_a_crash(fast):
+    """As MindSpore's Conv2D: a ValueError naming the sizes (an empty output crashed the PyNative process)."""
+    import mindspore as ms
+    from mindspore import nn
+
+    cell = nn.Conv2d(4, 4, 3, stride=2, pad_mode="valid")
+    assert cell._zoo_fast
+    with pytest.raises(ValueError, match=r"input 2x2 is too small for kernel 3x3 with stride 2x2"):
+        cell(ms.Tensor(np.zeros((1, 4, 2, 2), np.float32)))
+
+
 def test_a_graph_for_every_input_size_runs(fast):
     """set_inputs with unknown sizes (VGG's dense evaluation): the cells run MindSpore's operators there, with the
     same numbers as a native network, on two input sizes of one graph."""

@@ -269,8 +269,14 @@ def _forward_shape(cfg):
     sh, sw, pt, pb, pl, pr, dh, dw, _, same = cfg[:10]
 
     def infer(x_shape, w_shape, _cfg_shape):
-        return [x_shape[0], w_shape[0], output_size(x_shape[2], w_shape[2], sh, dh, pt, pb, same),
-                output_size(x_shape[3], w_shape[3], sw, dw, pl, pr, same)]
+        height = output_size(x_shape[2], w_shape[2], sh, dh, pt, pb, same)
+        width = output_size(x_shape[3], w_shape[3], sw, dw, pl, pr, same)
+        if (x_shape[2] >= 0 and height < 1) or (x_shape[3] >= 0 and width < 1):
+            # as MindSpore's Conv2D: an error here, not a kernel run on an empty output (which crashed PyNative)
+            raise ValueError(f"Conv2d: input {x_shape[2]}x{x_shape[3]} is too small for kernel "
+                             f"{w_shape[2]}x{w_shape[3]} with stride {sh}x{sw} and padding ({pt}, {pb}, {pl}, {pr}): "
+                             f"the output would be {height}x{width}")
+        return [x_shape[0], w_shape[0], height, width]
     return infer
 
 
