@@ -246,6 +246,210 @@ def test_batch_norm_matches_native(fast):
     assert not bad, "\n".join(bad)
 
 
+def spatial_configurations():
+    """Each distinct pooling / padding cell setting of the three networks with its input shape (batch 2), and
+    settings they do not use: stride 1 'same' max pools, non-square windows, odd and tiny maps, asymmetric pads."""
+    from mindspore import nn
+
+    from model_zoo.engine.flops import forward_with_hooks
+    from model_zoo.engine.registry import create_model
+
+    def settings(cell):
+        if isinstance(cell, nn.Pad):
+            return ("Pad", cell.paddings)
+        return (type(cell).__name__, cell.kernel_size, cell.stride, cell.pad_mode)
+
+    seen = {}
+    for name, (kwargs, size) in NETWORKS.items():
+        for variant in ({}, {"transition_pool": "avg", "stem_pool": "symmetric"}) if name == "densenet121" else ({},):
+            found = []
+            hook = lambda cell, inputs, output: found.append((cell, tuple(inputs[0].shape)))  # noqa: E731
+            net = create_model(name, num_classes=10, **kwargs, **variant)
+            forward_with_hooks(net, size, {nn.MaxPool2d: hook, nn.AvgPool2d: hook, nn.Pad: hook})
+            for cell, shape in found:
+                seen.setdefault((settings(cell), shape[1:]), (settings(cell), (2,) + shape[1:]))
+    extra = [(("MaxPool2d", 3, 1, "same"), (1, 3, 9, 11)), (("AvgPool2d", (2, 3), (1, 2), "same"), (2, 2, 8, 7)),
+             (("AvgPool2d", 3, 2, "same"), (1, 4, 4, 4)), (("MaxPool2d", 3, 3, "valid"), (2, 2, 3, 3)),
+             (("Pad", ((0, 0), (0, 0), (0, 2), (3, 1))), (2, 3, 5, 4))]
+    return list(seen.values()) + extra
+
+
+def make_spatial(setting):
+    from mindspore import nn
+
+    if setting[0] == "Pad":
+        return nn.Pad(setting[1])
+    kind, kernel, stride, mode = setting
+    return getattr(nn, kind)(kernel, stride, pad_mode=mode)
+
+
+def test_pooling_and_padding_match_native(fast):
+    """Every max / average pool and zero pad of the three networks (and settings they do not use), output and input
+    gradient, fast vs MindSpore's kernels."""
+    import mindspore as ms
+
+    configurations = spatial_configurations()
+    kinds = {setting[0] for setting, _ in configurations}
+    assert kinds == {"MaxPool2d", "AvgPool2d", "Pad"}, kinds
+    assert len(configurations) >= 12
+    bad = []
+    for index, (setting, shape) in enumerate(configurations):
+        rng = np.random.default_rng(300 + index)
+        cell = make_spatial(setting)
+        assert cell._zoo_fast, setting
+        x = ms.Tensor(rng.standard_normal(shape).astype(np.float32))
+        dy = ms.Tensor(rng.standard_normal(cell(x).shape).astype(np.float32))
+        got = outputs_and_gradients(cell, x, dy)
+        with fast.native(cell):
+            want = outputs_and_gradients(cell, x, dy)
+        errors = [float(np.abs(g - w).max() / max(np.abs(w).max(), 1e-30)) for g, w in zip(got, want)]
+        if any(g.shape != w.shape for g, w in zip(got, want)) or max(errors) > RELATIVE:
+            bad.append(f"{setting} input {shape}: relative errors y/dx {['%.1e' % e for e in errors]}")
+    assert not bad, "\n".join(bad)
+
+
+def test_max_pool_gradient_on_ties_goes_where_mindspores_goes(fast):
+    """Windows holding their maximum more than once (ReLU zeros, repeated values) send the gradient to the same
+    element as MindSpore's kernel (the first in row-major order): exactly the same input gradient."""
+    import mindspore as ms
+    from mindspore import nn
+
+    rng = np.random.default_rng(7)
+    for args in ((3, 2), (2, 2), (3, 2, "same"), (3, 1, "same")):
+        cell = nn.MaxPool2d(*args)
+        x = ms.Tensor(rng.integers(0, 3, (2, 3, 13, 12)).astype(np.float32))
+        dy = ms.Tensor(rng.standard_normal(cell(x).shape).astype(np.float32))
+        got = outputs_and_gradients(cell, x, dy)
+        with fast.native(cell):
+            want = outputs_and_gradients(cell, x, dy)
+        for g, w in zip(got, want):
+            np.testing.assert_array_equal(g, w, err_msg=str(args))
+
+
+def test_pad_modes_and_pools_the_kernels_do_not_cover_run_mindspores_operator(fast):
+    from mindspore import nn
+
+    assert nn.Pad(((0, 0), (0, 0), (1, 1), (1, 1)))._zoo_fast
+    assert not nn.Pad(((0, 0), (0, 0), (1, 1), (1, 1)), mode="REFLECT")._zoo_fast
+    assert not nn.Pad(((1, 1), (2, 2)))._zoo_fast  # not the spatial axes of an NCHW tensor
+    assert not nn.Pad(((0, 0), (1, 0), (1, 1), (1, 1)))._zoo_fast  # pads channels
+    assert not nn.MaxPool2d(3, 2, pad_mode="pad", padding=1)._zoo_fast
+    assert not nn.AvgPool2d(3, 1, pad_mode="pad", padding=1, count_include_pad=False)._zoo_fast
+
+
+def test_a_pool_too_small_for_its_input_is_an_error_not_a_crash(fast):
+    import mindspore as ms
+    from mindspore import nn
+
+    with pytest.raises(ValueError, match=r"MaxPool2d: input 2x2 is too small for kernel 3x3"):
+        nn.MaxPool2d(3, 2)(ms.Tensor(np.ones((1, 1, 2, 2), np.float32)))
+
+
+class BnThenRelu:
+    """Cells for the fusion tests (built inside the tests: the fast path must be on first)."""
+
+    @staticmethod
+    def pair(channels):
+        from mindspore import nn
+
+        class Pair(nn.Cell):
+            def __init__(self):
+                super().__init__()
+                self.bn = nn.BatchNorm2d(channels, eps=1e-3, momentum=0.9)
+                self.relu = nn.ReLU()
+
+            def construct(self, x):
+                return self.relu(self.bn(x))
+        return Pair()
+
+    @staticmethod
+    def reused(channels):
+        from mindspore import nn
+
+        class Reused(nn.Cell):  # the batch norm's output also feeds the sum: not fusable
+            def __init__(self):
+                super().__init__()
+                self.bn = nn.BatchNorm2d(channels)
+                self.relu = nn.ReLU()
+
+            def construct(self, x):
+                y = self.bn(x)
+                return self.relu(y) + y
+        return Reused()
+
+    @staticmethod
+    def twice(channels):
+        from mindspore import nn
+
+        class Twice(nn.Cell):  # one ReLU cell at two places: not fusable
+            def __init__(self):
+                super().__init__()
+                self.bn = nn.BatchNorm2d(channels)
+                self.relu = nn.ReLU()
+
+            def construct(self, x):
+                return self.relu(self.bn(x)) + self.relu(x)
+        return Twice()
+
+
+def test_batch_norm_with_its_relu_fused_matches_native(fast):
+    """A batch norm whose output only feeds a ReLU applies it in its own kernels: training output, dx, dgamma,
+    dbeta, moving statistics, inference output and the inference gradient (a frozen batch norm) match MindSpore's
+    BatchNorm followed by ReLU."""
+    import mindspore as ms
+
+    bad = []
+    for index, shape in enumerate(BN_SHAPES):
+        rng = np.random.default_rng(400 + index)
+        cells = [BnThenRelu.pair(shape[1]) for _ in range(2)]
+        assert fast.fuse(cells[0]) == 1 and cells[0].bn._zoo_relu and cells[0].relu._zoo_skip
+        gamma, beta = (rng.standard_normal(shape[1]).astype(np.float32) for _ in range(2))
+        x = ms.Tensor((rng.standard_normal(shape) * 3 + 1).astype(np.float32))
+        dy = ms.Tensor(rng.standard_normal(shape).astype(np.float32))
+        results = []
+        for cell, context in zip(cells, (fast.native(), fast.native(cells[1]))):
+            with context:
+                cell.bn.gamma.set_data(ms.Tensor(gamma))
+                cell.bn.beta.set_data(ms.Tensor(beta))
+                cell.set_train(True)
+                grad = ms.grad(lambda inp, c=cell: (c(inp) * dy).sum(), grad_position=0,
+                               weights=cell.trainable_params())
+                dx, (dgamma, dbeta) = grad(x)
+                y = cell(x)
+                cell.set_train(False)
+                eval_dx, (eval_dgamma, eval_dbeta) = grad(x)
+                results.append([t.asnumpy() for t in (y, dx, dgamma, dbeta, cell.bn.moving_mean,
+                                                      cell.bn.moving_variance, cell(x), eval_dx, eval_dgamma,
+                                                      eval_dbeta)])
+        assert (results[0][0] >= 0).all() and (results[0][6] >= 0).all()
+        errors = [float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)) for a, b in zip(*results)]
+        if max(errors) > RELATIVE:
+            bad.append(f"{shape}: relative errors y/dx/dgamma/dbeta/moving mean/moving var/eval y/eval dx/"
+                       f"eval dgamma/eval dbeta {['%.1e' % e for e in errors]}")
+    assert not bad, "\n".join(bad)
+
+
+def test_fusion_takes_only_what_the_structure_proves(fast):
+    """Each batch norm of the three networks feeds only its ReLU, and the engine's network builder fuses them all;
+    a batch norm whose output is used twice, or a ReLU cell used at two places, is left alone."""
+    from mindspore import nn
+
+    from model_zoo.engine.registry import create_model
+
+    for name, (kwargs, _) in NETWORKS.items():
+        arch = {"vgg19": "vgg19_bn"}.get(name, name)
+        net = create_model(arch, num_classes=10, **kwargs)
+        norms = [cell for _, cell in net.cells_and_names() if isinstance(cell, nn.BatchNorm2d)]
+        assert norms and all(cell._zoo_relu for cell in norms), (arch, sum(c._zoo_relu for c in norms), len(norms))
+        assert fast.fuse(net) == 0  # already fused: nothing more
+    for build in (BnThenRelu.reused, BnThenRelu.twice):
+        cell = build(4)
+        assert fast.fuse(cell) == 0 and not cell.bn._zoo_relu and not cell.relu._zoo_skip
+    shared = nn.ReLU()
+    chain = nn.SequentialCell([nn.SequentialCell([nn.BatchNorm2d(4), shared]), nn.SequentialCell([shared])])
+    assert fast.fuse(chain) == 0
+
+
 @pytest.mark.slow
 def test_builds_once_per_machine(tmp_path):
     """The first process builds into the cache (keyed by sources, MindSpore, its oneDNN, CPU), later ones load it."""

@@ -64,7 +64,16 @@ def model_spec(name):
 
 def create_model(name, **kwargs):
     """Build a registered network by name (``num_classes=``, ``image_size=`` ... go to its builder)."""
-    return model_spec(name).builder(**kwargs)
+    return finish_network(model_spec(name).builder(**kwargs))
+
+
+def finish_network(net):
+    """What the device's kernels do once a whole network is built: with the fast CPU kernels on, each batch norm
+    whose output only feeds a ReLU applies it (:func:`model_zoo.engine.kernels.fastconv.fuse`)."""
+    fast = sys.modules.get("model_zoo.engine.kernels.fastconv")
+    if fast is not None and fast.enabled():
+        fast.fuse(net)
+    return net
 
 
 def list_models(pattern="*", recipe=None):
@@ -108,6 +117,14 @@ class Recipe:
     config_for: Optional[Callable] = None
     dense_network: Optional[Callable] = None
     infer_lines: Optional[Callable] = None
+
+    def __post_init__(self):
+        builder = self.network
+
+        def network(cfg, phase):
+            return finish_network(builder(cfg, phase))
+        network.__wrapped__ = builder
+        self.network = network
 
     def yaml_paths(self):
         return sorted(Path(self.folder).glob("*config*.yaml"))

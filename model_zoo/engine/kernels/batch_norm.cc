@@ -7,7 +7,13 @@
 //   ZooBatchNormTrain(x, gamma, beta, eps) -> (y, batch_mean, batch_var)       batch_var is biased (1/M)
 //   ZooBatchNormGrad(dy, x, gamma, batch_mean, batch_var, eps) -> (dx, dgamma, dbeta)
 //   ZooBatchNormInfer(x, gamma, beta, mean, var, eps) -> y
+// and the same followed by a ReLU, in the same passes over the data (a batch norm whose output only feeds a ReLU:
+// model_zoo/engine/kernels/fastconv.py, fuse()); the gradient takes the forward's output y for the ReLU's mask:
+//   ZooBatchNormReluTrain(x, gamma, beta, eps) -> (y, batch_mean, batch_var)
+//   ZooBatchNormReluGrad(dy, x, gamma, batch_mean, batch_var, eps, y) -> (dx, dgamma, dbeta)
+//   ZooBatchNormReluInfer(x, gamma, beta, mean, var, eps) -> y
 // x: (N, C, H, W); gamma, beta, means, variances: (C,); eps: float32 (1,).  M = N * H * W.
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
@@ -34,13 +40,31 @@ bool ReadDims(int ndims, const int64_t *shape, Dims *d) {
   return true;
 }
 
-// y = x * scale + shift over one channel of every image.
+// y = x * scale + shift (then max(y, 0) with RELU) over one channel of every image.
+template <bool RELU>
 void ScaleShift(const float *x, float *y, const Dims &d, int64_t c, float scale, float shift) {
   for (int64_t n = 0; n < d.n; ++n) {
     const float *p = x + (n * d.c + c) * d.hw;
     float *q = y + (n * d.c + c) * d.hw;
-    for (int64_t i = 0; i < d.hw; ++i) q[i] = p[i] * scale + shift;
+    if (RELU) {
+#pragma omp simd
+      for (int64_t i = 0; i < d.hw; ++i) q[i] = std::max(p[i] * scale + shift, 0.0f);
+    } else {
+#pragma omp simd
+      for (int64_t i = 0; i < d.hw; ++i) q[i] = p[i] * scale + shift;
+    }
   }
+}
+
+// The ReLU's gradient: g where the forward output y is positive, else exactly 0 (even for an inf or NaN g, as
+// MindSpore's ReluGrad); a bit mask, so that the loops around it vectorise.
+inline float Masked(float g, float y) {
+  uint32_t bits;
+  std::memcpy(&bits, &g, sizeof(bits));
+  bits &= -static_cast<uint32_t>(y > 0.0f);
+  float out;
+  std::memcpy(&out, &bits, sizeof(out));
+  return out;
 }
 
 // An operator's tensors in MindSpore's order (inputs, then outputs): `count` float32 tensors, the first (N, C, H, W).
@@ -79,11 +103,8 @@ int PerChannel(int nparam, int count, void **params, const int *ndims, int64_t *
   return 0;
 }
 
-}  // namespace
-
-extern "C" {
-
-int ZooBatchNormTrain(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+template <bool RELU>
+int Train(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes) {
   return PerChannel(nparam, 7, params, ndims, shapes, dtypes, [](const Args &a, int64_t c) {
     const Dims &d = a.d;
     const float *x = a.in(0), *gamma = a.in(1), *beta = a.in(2);
@@ -107,28 +128,42 @@ int ZooBatchNormTrain(int nparam, void **params, int *ndims, int64_t **shapes, c
     }
     const double var = sq / count;
     const double scale = gamma[c] / std::sqrt(var + eps);
-    ScaleShift(x, y, d, c, static_cast<float>(scale), static_cast<float>(beta[c] - mean * scale));
+    ScaleShift<RELU>(x, y, d, c, static_cast<float>(scale), static_cast<float>(beta[c] - mean * scale));
     mean_out[c] = static_cast<float>(mean);
     var_out[c] = static_cast<float>(var);
   });
 }
 
-int ZooBatchNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
-  return PerChannel(nparam, 9, params, ndims, shapes, dtypes, [](const Args &a, int64_t c) {
+// With RELU, dy is first masked by the forward's output (params[6]): the ReLU's gradient.
+template <bool RELU>
+int Grad(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes) {
+  return PerChannel(nparam, RELU ? 10 : 9, params, ndims, shapes, dtypes, [](const Args &a, int64_t c) {
     const Dims &d = a.d;
     const float *dy = a.in(0), *x = a.in(1), *gamma = a.in(2), *mean_in = a.in(3), *var_in = a.in(4);
+    const float *y = RELU ? a.in(6) : nullptr;
+    const int out = RELU ? 7 : 6;
     const double eps = *a.in(5), count = static_cast<double>(d.n * d.hw);
-    float *dx = a.out(6), *dgamma = a.out(7), *dbeta = a.out(8);
+    float *dx = a.out(out), *dgamma = a.out(out + 1), *dbeta = a.out(out + 2);
     const double mean = mean_in[c];
     const double invstd = 1.0 / std::sqrt(static_cast<double>(var_in[c]) + eps);
     double sum_dy = 0.0, sum_dy_xc = 0.0;
     for (int64_t n = 0; n < d.n; ++n) {
-      const float *g = dy + (n * d.c + c) * d.hw;
-      const float *p = x + (n * d.c + c) * d.hw;
+      const int64_t at = (n * d.c + c) * d.hw;
+      const float *g = dy + at, *p = x + at;
+      if (RELU) {
+        const float *o = y + at;
 #pragma omp simd reduction(+ : sum_dy, sum_dy_xc)
-      for (int64_t i = 0; i < d.hw; ++i) {
-        sum_dy += g[i];
-        sum_dy_xc += g[i] * (p[i] - mean);
+        for (int64_t i = 0; i < d.hw; ++i) {
+          const float gi = Masked(g[i], o[i]);
+          sum_dy += gi;
+          sum_dy_xc += gi * (p[i] - mean);
+        }
+      } else {
+#pragma omp simd reduction(+ : sum_dy, sum_dy_xc)
+        for (int64_t i = 0; i < d.hw; ++i) {
+          sum_dy += g[i];
+          sum_dy_xc += g[i] * (p[i] - mean);
+        }
       }
     }
     const double dg = sum_dy_xc * invstd;
@@ -139,21 +174,45 @@ int ZooBatchNormGrad(int nparam, void **params, int *ndims, int64_t **shapes, co
     const float shift = static_cast<float>(-k * sum_dy / count);
     const float m = static_cast<float>(mean);
     for (int64_t n = 0; n < d.n; ++n) {
-      const float *g = dy + (n * d.c + c) * d.hw;
-      const float *p = x + (n * d.c + c) * d.hw;
-      float *q = dx + (n * d.c + c) * d.hw;
-      for (int64_t i = 0; i < d.hw; ++i) q[i] = scale_dy * g[i] + scale_xc * (p[i] - m) + shift;
+      const int64_t at = (n * d.c + c) * d.hw;
+      const float *g = dy + at, *p = x + at;
+      float *q = dx + at;
+      if (RELU) {
+        const float *o = y + at;
+#pragma omp simd
+        for (int64_t i = 0; i < d.hw; ++i)
+          q[i] = scale_dy * Masked(g[i], o[i]) + scale_xc * (p[i] - m) + shift;
+      } else {
+#pragma omp simd
+        for (int64_t i = 0; i < d.hw; ++i) q[i] = scale_dy * g[i] + scale_xc * (p[i] - m) + shift;
+      }
     }
     dgamma[c] = static_cast<float>(dg);
     dbeta[c] = static_cast<float>(sum_dy);
   });
 }
 
-int ZooBatchNormInfer(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {
+template <bool RELU>
+int Infer(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes) {
   return PerChannel(nparam, 7, params, ndims, shapes, dtypes, [](const Args &a, int64_t c) {
     const float *x = a.in(0), *gamma = a.in(1), *beta = a.in(2), *mean = a.in(3), *var = a.in(4);
     const double scale = gamma[c] / std::sqrt(static_cast<double>(var[c]) + *a.in(5));
-    ScaleShift(x, a.out(6), a.d, c, static_cast<float>(scale), static_cast<float>(beta[c] - mean[c] * scale));
+    ScaleShift<RELU>(x, a.out(6), a.d, c, static_cast<float>(scale), static_cast<float>(beta[c] - mean[c] * scale));
   });
 }
+
+}  // namespace
+
+extern "C" {
+
+#define ZOO_BN_OPERATOR(name, impl, relu)                                                                        \
+  int name(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes, void *, void *) {     \
+    return impl<relu>(nparam, params, ndims, shapes, dtypes);                                                  \
+  }
+ZOO_BN_OPERATOR(ZooBatchNormTrain, Train, false)
+ZOO_BN_OPERATOR(ZooBatchNormGrad, Grad, false)
+ZOO_BN_OPERATOR(ZooBatchNormInfer, Infer, false)
+ZOO_BN_OPERATOR(ZooBatchNormReluTrain, Train, true)
+ZOO_BN_OPERATOR(ZooBatchNormReluGrad, Grad, true)
+ZOO_BN_OPERATOR(ZooBatchNormReluInfer, Infer, true)
 }

@@ -15,9 +15,15 @@ operators, with a ``bprop`` made of the backward operator.  Parameters, their na
 and AIR readers know nothing of the Custom one).  Without a C++ compiler or the library, :func:`enable` prints one
 line saying why and how to get the fast path, and the native operator runs.  ``MODEL_ZOO_FAST_CONV=0`` turns it
 off.
+
+The same library carries the kernels around the convolutions where MindSpore's CPU ones are slow (the batch norm,
+``nn.MaxPool2d`` / ``nn.AvgPool2d`` with pad_mode 'valid' or 'same', and the zero padding of ``nn.Pad``), wired
+in the same way (``MODEL_ZOO_FAST_BN=0`` / ``MODEL_ZOO_FAST_POOL=0`` keep MindSpore's).  :func:`fuse`, run on each
+network the engine builds, lets a batch norm whose output only feeds a ReLU apply it in its own kernels.
 """
 import contextlib
 import fcntl
+import functools
 import hashlib
 import json
 import os
@@ -26,6 +32,7 @@ import shutil
 import subprocess
 import sys
 import time
+import types
 from pathlib import Path
 
 from mindspore import ops
@@ -34,7 +41,7 @@ from model_zoo.engine.console import note
 
 ENV_SWITCH = "MODEL_ZOO_FAST_CONV"
 HERE = Path(__file__).resolve().parent
-SOURCES = ("onednn_conv.cc", "batch_norm.cc", "pool.h", "dnnl_api.h")
+SOURCES = ("onednn_conv.cc", "batch_norm.cc", "pooling.cc", "pool.h", "dnnl_api.h")
 LIB_NAME = "zoo_fastconv.so"
 DNNL_COPY = "libzoodnnl.3"  # same length as the soname it replaces in the copy
 DNNL_SONAME = b"libdnnl.so.3"
@@ -126,7 +133,7 @@ def build(out_dir, dnnl_path, cxx, log=print):
     _copy_renamed(dnnl_path, tmp / DNNL_COPY)
     # -march=native: the build is keyed by this CPU (model and ISA flags)
     cmd = [cxx, "-O3", "-march=native", "-fopenmp-simd", "-std=c++17", "-shared", "-fPIC", "-o",
-           str(tmp / LIB_NAME), str(HERE / "onednn_conv.cc"), str(HERE / "batch_norm.cc"), f"-L{tmp}",
+           str(tmp / LIB_NAME)] + [str(HERE / name) for name in SOURCES if name.endswith(".cc")] + [f"-L{tmp}",
            f"-l:{DNNL_COPY}", "-Wl,-rpath,$ORIGIN", "-pthread"]
     proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
@@ -314,38 +321,139 @@ def operators(cfg):
     return forward
 
 
-def bn_operators():
-    """(train, infer) Custom operators of the batch norm kernels; train's bprop calls the gradient one.  Cached."""
-    if "bn" in _STATE["ops"]:
-        return _STATE["ops"]["bn"]
+def bn_operators(relu=False):
+    """(train, infer) Custom operators of the batch norm kernels (``relu``: followed by a ReLU in the same passes);
+    train's bprop calls the gradient one.  Cached."""
+    key = ("bn", relu)
+    if key in _STATE["ops"]:
+        return _STATE["ops"][key]
     from mindspore import ops
 
-    lib = _STATE["lib"]
+    lib, name = _STATE["lib"], "ZooBatchNormRelu" if relu else "ZooBatchNorm"
     zeros = ops.ZerosLike()
-    grad = ops.Custom(f"{lib}:ZooBatchNormGrad", out_shape=lambda dy, x, g, m, v, e: (x, g, g),
-                      out_dtype=lambda dy, x, g, m, v, e: (x, g, g), func_type="aot")
+    if relu:
+        grad = ops.Custom(f"{lib}:{name}Grad", out_shape=lambda dy, x, g, m, v, e, y: (x, g, g),
+                          out_dtype=lambda dy, x, g, m, v, e, y: (x, g, g), func_type="aot")
 
-    def bprop(x, gamma, beta, eps, out, dout):
-        dx, dgamma, dbeta = grad(dout[0], x, gamma, out[1], out[2], eps)
-        return dx, dgamma, dbeta, zeros(eps)
+        def bprop(x, gamma, beta, eps, out, dout):
+            dx, dgamma, dbeta = grad(dout[0], x, gamma, out[1], out[2], eps, out[0])
+            return dx, dgamma, dbeta, zeros(eps)
+    else:
+        grad = ops.Custom(f"{lib}:{name}Grad", out_shape=lambda dy, x, g, m, v, e: (x, g, g),
+                          out_dtype=lambda dy, x, g, m, v, e: (x, g, g), func_type="aot")
 
-    train = ops.Custom(f"{lib}:ZooBatchNormTrain", out_shape=lambda x, g, b, e: (x, g, g),
+        def bprop(x, gamma, beta, eps, out, dout):
+            dx, dgamma, dbeta = grad(dout[0], x, gamma, out[1], out[2], eps)
+            return dx, dgamma, dbeta, zeros(eps)
+
+    def infer_bprop(x, gamma, beta, mean, var, eps, out, dout):
+        # the moving statistics are constants here (a frozen batch norm, or gradients of an evaluated network)
+        if relu:
+            dout = dout * (out > 0).astype(dout.dtype)
+        invstd = ops.rsqrt(var + eps)
+        per_channel = (1, -1, 1, 1)
+        xhat = (x - mean.reshape(per_channel)) * invstd.reshape(per_channel)
+        return (dout * (gamma * invstd).reshape(per_channel), (dout * xhat).sum((0, 2, 3)), dout.sum((0, 2, 3)),
+                zeros(mean), zeros(var), zeros(eps))
+
+    train = ops.Custom(f"{lib}:{name}Train", out_shape=lambda x, g, b, e: (x, g, g),
                        out_dtype=lambda x, g, b, e: (x, g, g), func_type="aot", bprop=bprop)
-    infer = ops.Custom(f"{lib}:ZooBatchNormInfer", out_shape=lambda x, g, b, m, v, e: x,
-                       out_dtype=lambda x, g, b, m, v, e: x, func_type="aot")
-    _STATE["ops"]["bn"] = (train, infer)
+    infer = ops.Custom(f"{lib}:{name}Infer", out_shape=lambda x, g, b, m, v, e: x,
+                       out_dtype=lambda x, g, b, m, v, e: x, func_type="aot", bprop=infer_bprop)
+    _STATE["ops"][key] = (train, infer)
     return train, infer
 
 
+def pool_config(cell):
+    """The int32 configuration of a pooling cell, or None for what the kernels do not cover (pad_mode 'pad' and
+    its options run MindSpore's operator): [kind, kernel_h, kernel_w, stride_h, stride_w, same]."""
+    if getattr(cell, "use_pad", False) or getattr(cell, "is_expand", False):
+        return None
+    mode = str(cell.pad_mode).lower()
+    if mode not in ("valid", "same"):
+        return None
+    from mindspore import nn
+
+    pair = lambda v: (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))  # noqa: E731
+    (kh, kw), (sh, sw) = pair(cell.kernel_size), pair(cell.stride)
+    return (0 if isinstance(cell, nn.MaxPool2d) else 1, kh, kw, sh, sw, 1 if mode == "same" else 0)
+
+
+def _pool_shape(cfg):
+    _, kh, kw, sh, sw, same = cfg
+
+    def infer(x_shape, _cfg_shape):
+        height = output_size(x_shape[2], kh, sh, 1, 0, 0, same)
+        width = output_size(x_shape[3], kw, sw, 1, 0, 0, same)
+        if height < 1 or width < 1:
+            raise ValueError(f"{('MaxPool2d', 'AvgPool2d')[cfg[0]]}: input {x_shape[2]}x{x_shape[3]} is too small "
+                             f"for kernel {kh}x{kw} with stride {sh}x{sw}: the output would be {height}x{width}")
+        return [x_shape[0], x_shape[1], height, width]
+    return infer
+
+
+def _pad_shape(cfg):
+    top, bottom, left, right = cfg
+
+    def infer(x_shape, _cfg_shape):
+        return [x_shape[0], x_shape[1], x_shape[2] + top + bottom, x_shape[3] + left + right]
+    return infer
+
+
+def pad_config(cell):
+    """[top, bottom, left, right] of an ``nn.Pad`` that zero-pads the two spatial axes of a 4-D tensor, else None."""
+    paddings = cell.paddings
+    if cell.mode != "CONSTANT" or not isinstance(paddings, tuple) or len(paddings) != 4:
+        return None
+    flat = [int(v) for pair in paddings for v in pair]
+    if any(flat[:4]) or min(flat) < 0:
+        return None
+    return tuple(flat[4:])
+
+
+SPATIAL = {"pool": ("ZooPool", _pool_shape), "pad": ("ZooPad", _pad_shape)}
+
+
+def spatial_operator(kind, cfg):
+    """The forward Custom operator of a pooling ('pool') or zero-padding ('pad') configuration; its bprop calls the
+    backward one.  Cached."""
+    key = (kind,) + tuple(cfg)
+    if key in _STATE["ops"]:
+        return _STATE["ops"][key]
+    from mindspore import ops
+
+    lib, (name, shape) = _STATE["lib"], SPATIAL[kind]
+    zeros = ops.ZerosLike()
+    backward = ops.Custom(f"{lib}:{name}Backward", out_shape=lambda dy, x, c: x, out_dtype=lambda dy, x, c: x,
+                          func_type="aot")
+
+    def bprop(x, c, out, dout):
+        return backward(dout, x, c), zeros(c)
+
+    forward = ops.Custom(f"{lib}:{name}Forward", out_shape=shape(cfg), out_dtype=lambda x, c: x, func_type="aot",
+                         bprop=bprop)
+    forward.add_prim_attr(f"zoo_{kind}_config", list(cfg))  # see operators(): PyNative's shape cache
+    _STATE["ops"][key] = forward
+    return forward
+
+
 def attach(cell):
-    """Give one ``nn.Conv2d`` or ``nn.BatchNorm2d`` the fast operators (no-op for layouts they do not cover)."""
+    """Give one ``nn.Conv2d``, ``nn.BatchNorm2d``, ``nn.MaxPool2d``, ``nn.AvgPool2d`` or ``nn.Pad`` the fast
+    operators (no-op for the layouts and modes they do not cover)."""
     import mindspore as ms
     import numpy as np
     from mindspore import nn
 
     if not _STATE["enabled"] or getattr(cell, "data_format", getattr(cell, "format", "NCHW")) != "NCHW":
         return False
-    if isinstance(cell, nn.BatchNorm2d):
+    if isinstance(cell, (nn.MaxPool2d, nn.AvgPool2d, nn.Pad)):
+        kind = "pad" if isinstance(cell, nn.Pad) else "pool"
+        cfg = (pad_config if kind == "pad" else pool_config)(cell)
+        if cfg is None or os.environ.get("MODEL_ZOO_FAST_POOL", "1") == "0":
+            return False
+        cell._zoo_op = spatial_operator(kind, cfg)
+        cell._zoo_cfg = ms.Tensor(np.array(cfg, np.int32))
+    elif isinstance(cell, nn.BatchNorm2d):
         if os.environ.get("MODEL_ZOO_FAST_BN", "1") == "0":
             return False
         cell._zoo_bn_train, cell._zoo_bn_infer = bn_operators()
@@ -387,32 +495,138 @@ def _fast_bn_construct(self, x):
             return y
         return self._zoo_bn_infer(x, self.gamma, self.beta, self.moving_mean, self.moving_variance, self._zoo_eps)
     if training:
-        return self.bn_train(x, self.gamma, self.beta, self.moving_mean, self.moving_variance)[0]
-    return self.bn_infer(x, self.gamma, self.beta, self.moving_mean, self.moving_variance)[0]
+        y = self.bn_train(x, self.gamma, self.beta, self.moving_mean, self.moving_variance)[0]
+    else:
+        y = self.bn_infer(x, self.gamma, self.beta, self.moving_mean, self.moving_variance)[0]
+    if self._zoo_relu:  # fused with the ReLU that follows (fuse()): that ReLU passes its input through
+        y = ops.relu(y)
+    return y
+
+
+def _fast_relu_construct(self, x):
+    if self._zoo_skip:  # the batch norm before it applied it (fuse())
+        return x
+    return self.relu(x)
+
+
+def _fast_spatial_construct(self, x):
+    # pooling and zero padding: the kernels' cases only (float32, 4-D, static shape); 3-D input and the rest run
+    # MindSpore's construct
+    if self._zoo_fast and self.mixed_precision_type is None and x.dtype == self._zoo_dtype and x.ndim == 4 and \
+            ops.isconstant(x.shape):
+        return self._zoo_op(x, self._zoo_cfg)
+    return self._zoo_native_construct(x)
 
 
 def _patch_cells():
-    """``nn.Conv2d`` and ``nn.BatchNorm2d`` get a fast branch (off for every instance until :func:`attach`); new
-    instances attach."""
+    """``nn.Conv2d``, ``nn.BatchNorm2d``, ``nn.MaxPool2d``, ``nn.AvgPool2d`` and ``nn.Pad`` get a fast branch (off
+    for every instance until :func:`attach`); new instances attach.  ``nn.ReLU`` gets a pass-through for
+    :func:`fuse`."""
     if _STATE["patched"]:
         return
     import mindspore as ms
     from mindspore import nn
 
-    for cls, construct in ((nn.Conv2d, _fast_construct), (nn.BatchNorm2d, _fast_bn_construct)):
-        original_init = cls.__init__
+    for cls, construct in ((nn.Conv2d, _fast_construct), (nn.BatchNorm2d, _fast_bn_construct),
+                           (nn.MaxPool2d, _fast_spatial_construct), (nn.AvgPool2d, _fast_spatial_construct),
+                           (nn.Pad, _fast_spatial_construct), (nn.ReLU, _fast_relu_construct)):
+        if cls is not nn.ReLU:  # a ReLU has no operator of its own: fuse() lets the batch norm before it apply it
+            original_init = cls.__init__
 
-        def __init__(self, *args, _original=original_init, **kwargs):
-            _original(self, *args, **kwargs)
-            attach(self)
+            def __init__(self, *args, _original=original_init, **kwargs):
+                _original(self, *args, **kwargs)
+                attach(self)
 
+            cls.__init__ = __init__
         cls._zoo_fast = False
+        cls._zoo_relu = False
+        cls._zoo_skip = False
         cls._zoo_dtype = ms.float32
         cls._zoo_native_construct = cls.construct
-        cls.__init__ = __init__
-        construct.__name__, construct.__qualname__ = "construct", f"{cls.__name__}.construct"
+        # a function of its own per class (the pooling classes share one body)
+        construct = types.FunctionType(construct.__code__, construct.__globals__, "construct")
+        construct.__qualname__ = f"{cls.__name__}.construct"
         cls.construct = construct
     _STATE["patched"] = True
+
+
+@functools.lru_cache(maxsize=None)
+def _nested_calls(cls):
+    """``(outer, inner)`` attribute names of every ``self.outer(self.inner(x))`` in the class's source (its own and
+    its bases' outside MindSpore), and how often each ``self.name`` is read there; None when the class reaches its
+    cells dynamically (getattr, cell lists) or its source cannot be read."""
+    import ast
+    import inspect
+    import textwrap
+
+    uses, pairs = {}, []
+    for klass in cls.__mro__:
+        if klass.__module__.split(".")[0] == "mindspore":  # nn.Cell and what it derives from
+            break
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):
+            return None
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("getattr", "vars"):
+                return None
+            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self":
+                if node.attr in ("cell_list", "_cells", "cells", "name_cells", "cells_and_names", "__dict__"):
+                    return None
+                if isinstance(node.ctx, ast.Load):
+                    uses[node.attr] = uses.get(node.attr, 0) + 1
+            if isinstance(node, ast.Call) and _self_attr(node.func) and len(node.args) == 1 and not node.keywords:
+                inner = node.args[0]
+                if isinstance(inner, ast.Call) and _self_attr(inner.func):
+                    pairs.append((node.func.attr, inner.func.attr))
+    return pairs, uses
+
+
+def _self_attr(node):
+    import ast
+
+    return isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id == "self"
+
+
+def fuse(net):
+    """Let each fast ``nn.BatchNorm2d`` whose output only feeds an ``nn.ReLU`` apply that ReLU in its own kernels
+    (one pass over the data instead of two, forward and backward); the ReLU then passes its input through.  Only
+    what the structure proves is fused: consecutive cells of a plain ``nn.SequentialCell``, or
+    ``self.relu(self.bn(...))`` in a construct that names each of the two once; every cell used at one place only.
+    Parameters, their names and outputs do not change (MindSpore's batch norm, in :func:`native` or a fallback,
+    applies the ReLU itself).  Returns the number of pairs fused."""
+    from mindspore import nn
+
+    if not _STATE["enabled"] or os.environ.get("MODEL_ZOO_FAST_BN", "1") == "0" or net is None:
+        return 0
+    parents = {}
+    for _, cell in net.cells_and_names():
+        for child in cell._cells.values():
+            if child is not None:
+                parents[id(child)] = parents.get(id(child), 0) + 1
+
+    def fusable(bn, relu):
+        return isinstance(bn, nn.BatchNorm2d) and type(relu) is nn.ReLU and bn._zoo_fast and not bn._zoo_relu and \
+            not relu._zoo_skip and parents.get(id(bn)) == 1 and parents.get(id(relu)) == 1
+
+    pairs = []
+    for _, cell in net.cells_and_names():
+        if type(cell).construct is nn.SequentialCell.construct:
+            cells = list(cell._cells.values())
+            pairs += [(a, b) for a, b in zip(cells, cells[1:]) if fusable(a, b)]
+        else:
+            found = _nested_calls(type(cell))
+            if found is None:
+                continue
+            calls, uses = found
+            for outer, inner in calls:
+                relu, bn = cell._cells.get(outer), cell._cells.get(inner)
+                if uses.get(outer) == 1 and uses.get(inner) == 1 and fusable(bn, relu):
+                    pairs.append((bn, relu))
+    for bn, relu in pairs:
+        bn._zoo_relu, relu._zoo_skip = True, True
+        bn._zoo_bn_train, bn._zoo_bn_infer = bn_operators(relu=True)
+    return len(pairs)
 
 
 def enable(log=None):
@@ -450,7 +664,7 @@ def prepare(net):
 
     count = 0
     for _, cell in net.cells_and_names():
-        if isinstance(cell, (nn.Conv2d, nn.BatchNorm2d)) and not cell._zoo_fast:
+        if isinstance(cell, (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.Pad)) and not cell._zoo_fast:
             count += bool(attach(cell))
     return count
 
