@@ -143,9 +143,7 @@ def command_line(recipe, task, argv):
 
 
 def run(task, recipe_name, argv):
-    from model_zoo.engine import evaluate, trainer, weights
-
-    from model_zoo.engine import modelarts
+    from model_zoo.engine import evaluate, modelarts, trainer, weights
 
     recipe, cfg = resolve(task, recipe_name, argv)
     modelarts.pre_process(cfg)

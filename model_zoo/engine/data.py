@@ -536,9 +536,7 @@ def recipe_dataset(cfg, training, rank=0, group_size=1, cifar_mean=(0.4914, 0.48
     """The pipeline every recipe uses, from its config: CIFAR-10 / CIFAR-100 / MNIST binaries or an image-folder
     layout, train or eval transforms.  A model's ``src/dataset.py`` states only what is its own (CIFAR-10
     statistics, jitter on CIFAR).  The class count of the data is checked against ``num_classes`` first."""
-    from model_zoo.engine.config import parse_image_size
-
-    from model_zoo.engine.config import flag_name
+    from model_zoo.engine.config import flag_name, parse_image_size
 
     size = parse_image_size(cfg.image_size)
     batch = int(cfg.batch_size if training else (cfg.eval_batch_size or cfg.batch_size))

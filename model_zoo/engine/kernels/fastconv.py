@@ -192,11 +192,11 @@ def _mark_used(out_dir):
         pass
 
 
-def _remove_older_builds(root, keep, meta, now=None):
+def _remove_older_builds(root, keep, meta):
     """Builds for the same MindSpore installation (other kernel sources: an older zoo, another checkout) that no run
     has loaded for :data:`UNUSED_DAYS`.  A build still in use is never removed: a running job loads its kernels by
     path when it compiles a graph (an evaluation after training, for one)."""
-    now = time.time() if now is None else now
+    now = time.time()
     for folder in root.iterdir():
         if folder == keep or not (folder / "key.json").is_file():
             continue
@@ -264,9 +264,8 @@ def conv_config(cell):
 
 
 def output_size(size, kernel, stride, dilation, pad_begin, pad_end, same):
-    """Output extent of one spatial axis; unknown (-1, a graph compiled for every size) stays unknown."""
-    if size < 0:
-        return -1
+    """Output extent of one spatial axis (static shapes only: a graph compiled for every input size runs
+    MindSpore's operators)."""
     if same:
         return -(-size // stride)
     return (size + pad_begin + pad_end - (kernel - 1) * dilation - 1) // stride + 1
@@ -278,7 +277,7 @@ def _forward_shape(cfg):
     def infer(x_shape, w_shape, _cfg_shape):
         height = output_size(x_shape[2], w_shape[2], sh, dh, pt, pb, same)
         width = output_size(x_shape[3], w_shape[3], sw, dw, pl, pr, same)
-        if (x_shape[2] >= 0 and height < 1) or (x_shape[3] >= 0 and width < 1):
+        if height < 1 or width < 1:
             # as MindSpore's Conv2D: an error here, not a kernel run on an empty output (which crashed PyNative)
             raise ValueError(f"Conv2d: input {x_shape[2]}x{x_shape[3]} is too small for kernel "
                              f"{w_shape[2]}x{w_shape[3]} with stride {sh}x{sw} and padding ({pt}, {pb}, {pl}, {pr}): "
