@@ -429,6 +429,50 @@ def test_batch_norm_with_its_relu_fused_matches_native(fast):
     assert not bad, "\n".join(bad)
 
 
+def test_graph_mode_training_updates_the_moving_statistics_as_mindspore(fast):
+    """Compiled training steps (conv, batch norm + ReLU, pool, dense): the same losses, moving statistics (updated in
+    place by the kernel, as MindSpore's BatchNorm does) and evaluation output as MindSpore's kernels."""
+    import contextlib
+
+    import mindspore as ms
+    from mindspore import nn
+
+    from model_zoo.engine.registry import finish_network
+
+    ms.set_context(mode=ms.GRAPH_MODE)
+    rng = np.random.default_rng(0)
+    batches = [(ms.Tensor(rng.standard_normal((4, 3, 16, 16)).astype(np.float32)),
+                ms.Tensor(rng.integers(0, 4, 4).astype(np.int32))) for _ in range(3)]
+    results = []
+    for use_fast in (True, False):
+        ms.set_seed(0)
+        net = finish_network(nn.SequentialCell([nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8, momentum=0.9), nn.ReLU(),
+                                                nn.MaxPool2d(2, 2), nn.Flatten(), nn.Dense(8 * 8 * 8, 4)]))
+        assert net[1]._zoo_fast and net[1]._zoo_relu and net[2]._zoo_skip
+        loss = nn.WithLossCell(net, nn.SoftmaxCrossEntropyWithLogits(sparse=True, reduction="mean"))
+        step = nn.TrainOneStepCell(loss, nn.Momentum(net.trainable_params(), 0.1, 0.9))
+        step.set_train(True)
+        with contextlib.nullcontext() if use_fast else fast.native(net):
+            losses = [float(step(x, y).asnumpy()) for x, y in batches]
+            net.set_train(False)
+            output = net(batches[0][0]).asnumpy()
+        results.append([np.array(losses), net[1].moving_mean.asnumpy(), net[1].moving_variance.asnumpy(), output])
+    assert np.abs(results[0][1]).max() > 0 and np.abs(results[0][2] - 1).max() > 0  # the statistics moved
+    errors = [float(np.abs(a - b).max() / max(np.abs(b).max(), 1e-30)) for a, b in zip(*results)]
+    assert max(errors) <= RELATIVE, errors
+
+
+def test_prepare_attaches_and_fuses_cells_that_missed_the_fast_path(fast):
+    """Cells without the fast operators (as if built before enable()) get them from prepare(), and are fused."""
+    from mindspore import nn
+
+    net = nn.SequentialCell([nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2, 2)])
+    for cell in net.cell_list:
+        cell._zoo_fast = False
+    assert fast.prepare(net) == 3
+    assert all(cell._zoo_fast for cell in (net[0], net[1], net[3])) and net[1]._zoo_relu and net[2]._zoo_skip
+
+
 def test_fusion_takes_only_what_the_structure_proves(fast):
     """Each batch norm of the three networks feeds only its ReLU, and the engine's network builder fuses them all;
     a batch norm whose output is used twice, or a ReLU cell used at two places, is left alone."""

@@ -4,15 +4,19 @@
 // feature maps (a 32x224x3x3 forward took 40-50 ms on 2 cores: benchmarks/RESULTS.md).  These loops are two
 // passes over the data per direction, parallel over channels, with double accumulators.
 //
-//   ZooBatchNormTrain(x, gamma, beta, eps) -> (y, batch_mean, batch_var)       batch_var is biased (1/M)
+//   ZooBatchNormTrain(x, gamma, beta, moving_mean, moving_var, cfg) -> (y, batch_mean, batch_var)
+//       batch_var is biased (1/M); moving_mean and moving_var are updated in place (the operator has MindSpore's
+//       side_effect_mem, as its BatchNorm): moving = moving * (1 - momentum) + batch * momentum, the variance
+//       unbiased (M / (M - 1)).  cfg: float32 [eps, momentum, 1 - momentum].
 //   ZooBatchNormGrad(dy, x, gamma, batch_mean, batch_var, eps) -> (dx, dgamma, dbeta)
 //   ZooBatchNormInfer(x, gamma, beta, mean, var, eps) -> y
 // and the same followed by a ReLU, in the same passes over the data (a batch norm whose output only feeds a ReLU:
 // model_zoo/engine/kernels/fastconv.py, fuse()); the gradient takes the forward's output y for the ReLU's mask:
-//   ZooBatchNormReluTrain(x, gamma, beta, eps) -> (y, batch_mean, batch_var)
+//   ZooBatchNormReluTrain(x, gamma, beta, moving_mean, moving_var, cfg) -> (y, batch_mean, batch_var)
 //   ZooBatchNormReluGrad(dy, x, gamma, batch_mean, batch_var, eps, y) -> (dx, dgamma, dbeta)
 //   ZooBatchNormReluInfer(x, gamma, beta, mean, var, eps) -> y
-// x: (N, C, H, W); gamma, beta, means, variances: (C,); eps: float32 (1,).  M = N * H * W.
+// x: (N, C, H, W); gamma, beta, means, variances: (C,); eps: float32, the first element of its tensor (cfg).
+// M = N * H * W.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -105,11 +109,12 @@ int PerChannel(int nparam, int count, void **params, const int *ndims, int64_t *
 
 template <bool RELU>
 int Train(int nparam, void **params, int *ndims, int64_t **shapes, const char **dtypes) {
-  return PerChannel(nparam, 7, params, ndims, shapes, dtypes, [](const Args &a, int64_t c) {
+  return PerChannel(nparam, 9, params, ndims, shapes, dtypes, [](const Args &a, int64_t c) {
     const Dims &d = a.d;
-    const float *x = a.in(0), *gamma = a.in(1), *beta = a.in(2);
-    const double eps = *a.in(3), count = static_cast<double>(d.n * d.hw);
-    float *y = a.out(4), *mean_out = a.out(5), *var_out = a.out(6);
+    const float *x = a.in(0), *gamma = a.in(1), *beta = a.in(2), *cfg = a.in(5);
+    const double eps = cfg[0], count = static_cast<double>(d.n * d.hw);
+    float *moving_mean = a.out(3), *moving_var = a.out(4);  // inputs updated in place
+    float *y = a.out(6), *mean_out = a.out(7), *var_out = a.out(8);
     double sum = 0.0;
     for (int64_t n = 0; n < d.n; ++n) {
       const float *p = x + (n * d.c + c) * d.hw;
@@ -131,6 +136,9 @@ int Train(int nparam, void **params, int *ndims, int64_t **shapes, const char **
     ScaleShift<RELU>(x, y, d, c, static_cast<float>(scale), static_cast<float>(beta[c] - mean * scale));
     mean_out[c] = static_cast<float>(mean);
     var_out[c] = static_cast<float>(var);
+    const float unbiased = var_out[c] * static_cast<float>(count / std::max(count - 1.0, 1.0));
+    moving_mean[c] = moving_mean[c] * cfg[2] + mean_out[c] * cfg[1];
+    moving_var[c] = moving_var[c] * cfg[2] + unbiased * cfg[1];
   });
 }
 

@@ -334,29 +334,33 @@ def bn_operators(relu=False):
         grad = ops.Custom(f"{lib}:{name}Grad", out_shape=lambda dy, x, g, m, v, e, y: (x, g, g),
                           out_dtype=lambda dy, x, g, m, v, e, y: (x, g, g), func_type="aot")
 
-        def bprop(x, gamma, beta, eps, out, dout):
-            dx, dgamma, dbeta = grad(dout[0], x, gamma, out[1], out[2], eps, out[0])
-            return dx, dgamma, dbeta, zeros(eps)
+        def bprop(x, gamma, beta, moving_mean, moving_var, cfg, out, dout):
+            dx, dgamma, dbeta = grad(dout[0], x, gamma, out[1], out[2], cfg, out[0])
+            return dx, dgamma, dbeta, zeros(moving_mean), zeros(moving_var), zeros(cfg)
     else:
         grad = ops.Custom(f"{lib}:{name}Grad", out_shape=lambda dy, x, g, m, v, e: (x, g, g),
                           out_dtype=lambda dy, x, g, m, v, e: (x, g, g), func_type="aot")
 
-        def bprop(x, gamma, beta, eps, out, dout):
-            dx, dgamma, dbeta = grad(dout[0], x, gamma, out[1], out[2], eps)
-            return dx, dgamma, dbeta, zeros(eps)
+        def bprop(x, gamma, beta, moving_mean, moving_var, cfg, out, dout):
+            dx, dgamma, dbeta = grad(dout[0], x, gamma, out[1], out[2], cfg)
+            return dx, dgamma, dbeta, zeros(moving_mean), zeros(moving_var), zeros(cfg)
 
-    def infer_bprop(x, gamma, beta, mean, var, eps, out, dout):
+    def infer_bprop(x, gamma, beta, mean, var, cfg, out, dout):
         # the moving statistics are constants here (a frozen batch norm, or gradients of an evaluated network)
         if relu:
             dout = dout * (out > 0).astype(dout.dtype)
-        invstd = ops.rsqrt(var + eps)
+        invstd = ops.rsqrt(var + cfg[0])
         per_channel = (1, -1, 1, 1)
         xhat = (x - mean.reshape(per_channel)) * invstd.reshape(per_channel)
         return (dout * (gamma * invstd).reshape(per_channel), (dout * xhat).sum((0, 2, 3)), dout.sum((0, 2, 3)),
-                zeros(mean), zeros(var), zeros(eps))
+                zeros(mean), zeros(var), zeros(cfg))
 
-    train = ops.Custom(f"{lib}:{name}Train", out_shape=lambda x, g, b, e: (x, g, g),
-                       out_dtype=lambda x, g, b, e: (x, g, g), func_type="aot", bprop=bprop)
+    # the moving statistics are updated in place, inside the kernel (as MindSpore's BatchNorm does): as graph
+    # operators, the update took 8 more nodes per batch norm and 190 MB more heap to compile a 121-batch-norm network
+    # (benchmarks/RESULTS.md)
+    train = ops.Custom(f"{lib}:{name}Train", out_shape=lambda x, g, b, m, v, c: (x, g, g),
+                       out_dtype=lambda x, g, b, m, v, c: (x, g, g), func_type="aot", bprop=bprop)
+    train.add_prim_attr("side_effect_mem", True)
     infer = ops.Custom(f"{lib}:{name}Infer", out_shape=lambda x, g, b, m, v, e: x,
                        out_dtype=lambda x, g, b, m, v, e: x, func_type="aot", bprop=infer_bprop)
     _STATE["ops"][key] = (train, infer)
@@ -456,7 +460,8 @@ def attach(cell):
         if os.environ.get("MODEL_ZOO_FAST_BN", "1") == "0":
             return False
         cell._zoo_bn_train, cell._zoo_bn_infer = bn_operators()
-        cell._zoo_eps = ms.Tensor(np.array([cell.eps], np.float32))
+        # MindSpore's BatchNorm: moving = (1 - m) * moving + m * batch, m = cell.momentum (1 - the constructor's)
+        cell._zoo_bn_cfg = ms.Tensor(np.array([cell.eps, cell.momentum, 1.0 - cell.momentum], np.float32))
     else:
         cfg = conv_config(cell)
         cell._zoo_conv = operators(cfg)
@@ -484,15 +489,10 @@ def _fast_bn_construct(self, x):
     if self._zoo_fast and self.mixed_precision_type is None and x.dtype == self._zoo_dtype and \
             ops.isconstant(x.shape):
         if training:
-            y, mean, var = self._zoo_bn_train(x, self.gamma, self.beta, self._zoo_eps)
-            # MindSpore's BatchNorm: moving = (1 - m) * moving + m * batch (m = self.momentum = 1 - the
-            # constructor's momentum), the moving variance unbiased (M / (M - 1))
-            count = x.shape[0] * x.shape[2] * x.shape[3]
-            unbiased = var * (count / max(count - 1, 1))
-            ops.assign(self.moving_mean, self.moving_mean * (1.0 - self.momentum) + mean * self.momentum)
-            ops.assign(self.moving_variance, self.moving_variance * (1.0 - self.momentum) + unbiased * self.momentum)
-            return y
-        return self._zoo_bn_infer(x, self.gamma, self.beta, self.moving_mean, self.moving_variance, self._zoo_eps)
+            return self._zoo_bn_train(x, self.gamma, self.beta, self.moving_mean, self.moving_variance,
+                                      self._zoo_bn_cfg)[0]
+        return self._zoo_bn_infer(x, self.gamma, self.beta, self.moving_mean, self.moving_variance,
+                                  self._zoo_bn_cfg)
     if training:
         y = self.bn_train(x, self.gamma, self.beta, self.moving_mean, self.moving_variance)[0]
     else:
@@ -658,13 +658,15 @@ def enabled():
 
 
 def prepare(net):
-    """Attach the fast operator to the ``nn.Conv2d`` cells of ``net`` built before :func:`enable`."""
+    """Attach the fast operators to the cells of ``net`` built before :func:`enable`, then :func:`fuse` it.
+    Returns the number of cells attached."""
     from mindspore import nn
 
     count = 0
     for _, cell in net.cells_and_names():
         if isinstance(cell, (nn.Conv2d, nn.BatchNorm2d, nn.MaxPool2d, nn.AvgPool2d, nn.Pad)) and not cell._zoo_fast:
             count += bool(attach(cell))
+    fuse(net)
     return count
 
 

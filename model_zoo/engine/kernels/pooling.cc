@@ -1,8 +1,8 @@
 // Max and average pooling, and zero padding, over NCHW float32 for MindSpore's CPU backend, as AOT Custom operators.
 //
 // MindSpore 2.10's CPU MaxPool / AvgPool (pad_mode 'valid' or 'same') run oneDNN's plain-layout `simple_nchw`
-// kernels, which are slow: DenseNet121's stem max pool (8x64x114x114, 3x3/2) took 72 ms of a 1.32 s training step
-// and InceptionV4's pools 0.47 s of a 4.0 s step (benchmarks/RESULTS.md).  These loops take each (image, channel)
+// kernels, which are slow: one 8x64x114x114 3x3/2 max pool took 72 ms of a 1.32 s training step, and a network's
+// pools 0.47 s of a 4.0 s step (benchmarks/RESULTS.md).  These loops take each (image, channel)
 // plane in turn, parallel over planes: a window's rows are reduced first (contiguous, vectorised), then its columns.
 //
 //   ZooPoolForward(x, cfg) -> y
@@ -11,7 +11,7 @@
 // cfg: int32 [kind (0 max, 1 average), kernel_h, kernel_w, stride_h, stride_w, same].  same = 1: MindSpore's
 // pad_mode 'same' (out = ceil(in / stride), the extra padding at the end, padded elements never count); 0: 'valid'.
 //
-// MindSpore's CPU Pad (nn.Pad, mode CONSTANT) is slower still: 173 ms of DenseNet121's step for its stem's one
+// MindSpore's CPU Pad (nn.Pad, mode CONSTANT) is slower still: 173 ms of that 1.32 s step for one
 // 8x64x112x112 -> 114x114 zero pad.
 //   ZooPadForward(x, cfg) -> y            cfg: int32 [top, bottom, left, right], zeros around each plane
 //   ZooPadBackward(dy, x, cfg) -> dx      the interior of dy
