@@ -85,17 +85,7 @@ struct Args {
 // Run fn(c) for every channel, split over the pool (inline when the tensor is small).
 template <typename F>
 void ForChannels(const Dims &d, F fn) {
-  zoo::Pool &pool = zoo::SharedPool();
-  const int64_t work = d.n * d.c * d.hw;
-  const int nthr = work < 32768 ? 1 : static_cast<int>(std::min<int64_t>(pool.get_num_threads(), d.c));
-  if (nthr <= 1) {
-    for (int64_t c = 0; c < d.c; ++c) fn(c);
-    return;
-  }
-  pool.parallel_for(nthr, [&](int ithr, int n) {
-    const int64_t begin = d.c * ithr / n, end = d.c * (ithr + 1) / n;
-    for (int64_t c = begin; c < end; ++c) fn(c);
-  });
+  zoo::ParallelRange(d.c, d.n * d.c * d.hw, fn);
 }
 
 // The operator's arguments checked (`count` float32 tensors, the first NCHW), then body(args, c) for every channel.

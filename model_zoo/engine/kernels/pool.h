@@ -144,6 +144,22 @@ inline Pool &SharedPool() {
   return *pool;
 }
 
+// fn(i) for every i in [0, count), split over the shared pool in contiguous ranges; inline when the work (elements
+// touched) is small or there is one thing to do.
+template <typename F>
+void ParallelRange(int64_t count, int64_t work, F fn) {
+  Pool &pool = SharedPool();
+  const int nthr = work < 32768 ? 1 : static_cast<int>(count < pool.get_num_threads() ? count : pool.get_num_threads());
+  if (nthr <= 1) {
+    for (int64_t i = 0; i < count; ++i) fn(i);
+    return;
+  }
+  pool.parallel_for(nthr, [&](int ithr, int n) {
+    const int64_t begin = count * ithr / n, end = count * (ithr + 1) / n;
+    for (int64_t i = begin; i < end; ++i) fn(i);
+  });
+}
+
 }  // namespace zoo
 
 #endif  // MODEL_ZOO_POOL_H_

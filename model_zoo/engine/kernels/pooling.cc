@@ -76,17 +76,7 @@ inline Window At(const PoolCfg &c, const Geometry &g, int64_t oh, int64_t ow) {
 // fn(plane) for every (image, channel) plane, split over the shared pool.
 template <typename F>
 void ForPlanes(const Geometry &g, F fn) {
-  zoo::Pool &pool = zoo::SharedPool();
-  const int64_t work = g.planes * g.ih * g.iw;
-  const int nthr = work < 32768 ? 1 : static_cast<int>(std::min<int64_t>(pool.get_num_threads(), g.planes));
-  if (nthr <= 1) {
-    for (int64_t p = 0; p < g.planes; ++p) fn(p);
-    return;
-  }
-  pool.parallel_for(nthr, [&](int ithr, int n) {
-    const int64_t begin = g.planes * ithr / n, end = g.planes * (ithr + 1) / n;
-    for (int64_t p = begin; p < end; ++p) fn(p);
-  });
+  zoo::ParallelRange(g.planes, g.planes * g.ih * g.iw, fn);
 }
 
 // The outputs of one axis that cover input index i: [lo[i], hi[i]) (for the backward's gathers).
