@@ -330,20 +330,16 @@ def bn_operators(relu=False):
 
     lib, name = _STATE["lib"], "ZooBatchNormRelu" if relu else "ZooBatchNorm"
     zeros = ops.ZerosLike()
-    if relu:
-        grad = ops.Custom(f"{lib}:{name}Grad", out_shape=lambda dy, x, g, m, v, e, y: (x, g, g),
-                          out_dtype=lambda dy, x, g, m, v, e, y: (x, g, g), func_type="aot")
+    # the ReLU variant's gradient also reads the forward output y (its mask)
+    grad = ops.Custom(f"{lib}:{name}Grad", out_shape=lambda dy, x, g, *rest: (x, g, g),
+                      out_dtype=lambda dy, x, g, *rest: (x, g, g), func_type="aot")
 
-        def bprop(x, gamma, beta, moving_mean, moving_var, cfg, out, dout):
+    def bprop(x, gamma, beta, moving_mean, moving_var, cfg, out, dout):
+        if relu:
             dx, dgamma, dbeta = grad(dout[0], x, gamma, out[1], out[2], cfg, out[0])
-            return dx, dgamma, dbeta, zeros(moving_mean), zeros(moving_var), zeros(cfg)
-    else:
-        grad = ops.Custom(f"{lib}:{name}Grad", out_shape=lambda dy, x, g, m, v, e: (x, g, g),
-                          out_dtype=lambda dy, x, g, m, v, e: (x, g, g), func_type="aot")
-
-        def bprop(x, gamma, beta, moving_mean, moving_var, cfg, out, dout):
+        else:
             dx, dgamma, dbeta = grad(dout[0], x, gamma, out[1], out[2], cfg)
-            return dx, dgamma, dbeta, zeros(moving_mean), zeros(moving_var), zeros(cfg)
+        return dx, dgamma, dbeta, zeros(moving_mean), zeros(moving_var), zeros(cfg)
 
     def infer_bprop(x, gamma, beta, mean, var, cfg, out, dout):
         # the moving statistics are constants here (a frozen batch norm, or gradients of an evaluated network)

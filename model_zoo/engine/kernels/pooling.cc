@@ -18,7 +18,6 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
-#include <limits>
 #include <vector>
 
 #include "pool.h"
@@ -236,13 +235,6 @@ bool ReadPad(int x_ndims, const int64_t *x_shape, const char *x_dtype, int cfg_n
   return true;
 }
 
-// fn(plane) for every plane of `elements` floats, split over the shared pool.
-template <typename F>
-void ForEachPlane(int64_t planes, int64_t elements, F fn) {
-  Geometry g{planes, 1, elements, 0, 0, 0, 0};
-  ForPlanes(g, fn);
-}
-
 }  // namespace
 
 extern "C" {
@@ -254,7 +246,7 @@ int ZooPadForward(int nparam, void **params, int *ndims, int64_t **shapes, const
     return 1;
   const float *x = static_cast<const float *>(params[0]);
   float *y = static_cast<float *>(params[2]);
-  ForEachPlane(g.planes, g.oh * g.ow, [&](int64_t p) {
+  zoo::ParallelRange(g.planes, g.planes * g.oh * g.ow, [&](int64_t p) {
     const float *src = x + p * g.ih * g.iw;
     float *dst = y + p * g.oh * g.ow;
     std::memset(dst, 0, sizeof(float) * g.top * g.ow);
@@ -276,7 +268,7 @@ int ZooPadBackward(int nparam, void **params, int *ndims, int64_t **shapes, cons
     return 1;
   const float *dy = static_cast<const float *>(params[0]);
   float *dx = static_cast<float *>(params[3]);
-  ForEachPlane(g.planes, g.ih * g.iw, [&](int64_t p) {
+  zoo::ParallelRange(g.planes, g.planes * g.ih * g.iw, [&](int64_t p) {
     const float *src = dy + p * g.oh * g.ow + g.top * g.ow + g.left;
     float *dst = dx + p * g.ih * g.iw;
     for (int64_t h = 0; h < g.ih; ++h) std::memcpy(dst + h * g.iw, src + h * g.ow, sizeof(float) * g.iw);
